@@ -1,0 +1,265 @@
+//! Values the store takes and returns.
+
+use serde::{Deserialize, Serialize};
+use tokpulse_core::{
+    AiUsageRecord, DeployEvent, LogRecord, PerformanceRecord, RecordKind, Role, Timestamp,
+};
+use tokpulse_guard::Guarded;
+
+/// Which database is behind a [`Store`](crate::Store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// Embedded SQLite.
+    Sqlite,
+    /// PostgreSQL (or Supabase).
+    Postgres,
+}
+
+/// One ingest batch: guarded records of one kind.
+#[derive(Debug, Clone)]
+pub enum Batch {
+    /// `performance_metrics` rows.
+    Performance(Vec<Guarded<PerformanceRecord>>),
+    /// `ai_usage_metrics` rows.
+    AiUsage(Vec<Guarded<AiUsageRecord>>),
+    /// `application_logs` rows.
+    Logs(Vec<Guarded<LogRecord>>),
+    /// `deployments` rows.
+    Deploys(Vec<Guarded<DeployEvent>>),
+}
+
+impl Batch {
+    /// The kind of records it holds.
+    pub fn kind(&self) -> RecordKind {
+        match self {
+            Batch::Performance(_) => RecordKind::Performance,
+            Batch::AiUsage(_) => RecordKind::AiUsage,
+            Batch::Logs(_) => RecordKind::Logs,
+            Batch::Deploys(_) => RecordKind::Deploys,
+        }
+    }
+
+    /// How many records.
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Performance(v) => v.len(),
+            Batch::AiUsage(v) => v.len(),
+            Batch::Logs(v) => v.len(),
+            Batch::Deploys(v) => v.len(),
+        }
+    }
+
+    /// Whether it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What a committed batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct InsertOutcome {
+    /// Rows written.
+    pub inserted: u64,
+    /// Records skipped because their id was already stored.
+    pub duplicates: u64,
+}
+
+/// TokPulse's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)]
+pub enum Table {
+    PerformanceMetrics,
+    ApplicationLogs,
+    AiUsageMetrics,
+    AiHealthMetrics,
+    CostPredictions,
+    AiEmbeddings,
+    Deployments,
+    Findings,
+    Actions,
+    ApiKeys,
+}
+
+impl Table {
+    /// Every table.
+    pub const ALL: [Table; 10] = [
+        Table::PerformanceMetrics,
+        Table::ApplicationLogs,
+        Table::AiUsageMetrics,
+        Table::AiHealthMetrics,
+        Table::CostPredictions,
+        Table::AiEmbeddings,
+        Table::Deployments,
+        Table::Findings,
+        Table::Actions,
+        Table::ApiKeys,
+    ];
+
+    /// The SQL name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::PerformanceMetrics => "performance_metrics",
+            Table::ApplicationLogs => "application_logs",
+            Table::AiUsageMetrics => "ai_usage_metrics",
+            Table::AiHealthMetrics => "ai_health_metrics",
+            Table::CostPredictions => "cost_predictions",
+            Table::AiEmbeddings => "ai_embeddings",
+            Table::Deployments => "deployments",
+            Table::Findings => "findings",
+            Table::Actions => "actions",
+            Table::ApiKeys => "api_keys",
+        }
+    }
+
+    /// The table that holds records of `kind`.
+    pub fn for_kind(kind: RecordKind) -> Table {
+        match kind {
+            RecordKind::Performance => Table::PerformanceMetrics,
+            RecordKind::AiUsage => Table::AiUsageMetrics,
+            RecordKind::Logs => Table::ApplicationLogs,
+            RecordKind::Deploys => Table::Deployments,
+        }
+    }
+}
+
+/// What [`Store::upsert_finding`](crate::Store::upsert_finding) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum FindingChange {
+    /// A fingerprint not seen before: a new finding.
+    New {
+        /// Row id.
+        id: i64,
+    },
+    /// The finding was open: occurrences and last seen updated.
+    Updated {
+        /// Row id.
+        id: i64,
+        /// Occurrences now.
+        occurrences: i64,
+    },
+    /// The finding had been resolved and is happening again.
+    Reopened {
+        /// Row id.
+        id: i64,
+        /// Occurrences now.
+        occurrences: i64,
+    },
+}
+
+impl FindingChange {
+    /// The finding's row id.
+    pub fn id(self) -> i64 {
+        match self {
+            FindingChange::New { id }
+            | FindingChange::Updated { id, .. }
+            | FindingChange::Reopened { id, .. } => id,
+        }
+    }
+}
+
+/// Delivery state of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionStatus {
+    /// Waiting for (another) attempt.
+    Pending,
+    /// Delivered; never sent again.
+    Delivered,
+    /// Given up on after too many failures; `tokpulse actions retry` revives it.
+    Parked,
+}
+
+impl ActionStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionStatus::Pending => "pending",
+            ActionStatus::Delivered => "delivered",
+            ActionStatus::Parked => "parked",
+        }
+    }
+}
+
+/// An action to queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAction {
+    /// The finding it is about.
+    pub finding_id: i64,
+    /// The sink that delivers it (`outbox`, `github`…).
+    pub sink: String,
+    /// `open`, `update` or `resolve`.
+    pub kind: String,
+    /// Unique per delivery: the same key is never queued (nor delivered) twice.
+    pub idempotency_key: String,
+    /// What the sink needs, as JSON.
+    pub payload: serde_json::Value,
+    /// When it was queued (and first due).
+    pub created_at: Timestamp,
+}
+
+/// A queued action as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionRow {
+    /// Row id.
+    pub id: i64,
+    /// The finding it is about.
+    pub finding_id: i64,
+    /// The sink.
+    pub sink: String,
+    /// `open`, `update` or `resolve`.
+    pub kind: String,
+    /// Its idempotency key.
+    pub idempotency_key: String,
+    /// What the sink needs.
+    pub payload: serde_json::Value,
+    /// Delivery state.
+    pub status: ActionStatus,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// The last failure, if any.
+    pub last_error: Option<String>,
+    /// When it was queued.
+    pub created_at: Timestamp,
+    /// When it is next due.
+    pub next_attempt_at: Timestamp,
+    /// When it was delivered.
+    pub delivered_at: Option<Timestamp>,
+    /// Where it landed.
+    pub external_ref: Option<String>,
+}
+
+/// An API key to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// A name to recognise it by.
+    pub name: String,
+    /// The first characters of the key, shown in listings.
+    pub prefix: String,
+    /// SHA-256 of the key, hex.
+    pub key_hash: String,
+    /// What it may do.
+    pub role: Role,
+    /// When it was made.
+    pub created_at: Timestamp,
+}
+
+/// An API key as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRow {
+    /// Row id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// Its first characters.
+    pub prefix: String,
+    /// Its role.
+    pub role: Role,
+    /// When it was made.
+    pub created_at: Timestamp,
+    /// When it was last used.
+    pub last_used_at: Option<Timestamp>,
+    /// When it was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
