@@ -1,0 +1,3 @@
+//! The sinks: one file each.
+
+pub mod outbox;
