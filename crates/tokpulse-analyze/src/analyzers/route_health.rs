@@ -1200,5 +1200,13 @@ mod tests {
         assert!(err.to_string().contains("a number or \"off\""), "{err}");
         let rh: RouteHealth = toml::from_str("p95_threshold_ms = false").unwrap();
         assert_eq!(rh.p95_threshold_ms, None);
+        // Whole numbers are accepted for every float.
+        let rh: RouteHealth =
+            toml::from_str("max_deviation = 1\nmin_error_rate = 0\nmin_p95_increase_ms = 75")
+                .unwrap();
+        assert_eq!(
+            (rh.max_deviation, rh.min_error_rate, rh.min_p95_increase_ms),
+            (1.0, 0.0, 75.0)
+        );
     }
 }
