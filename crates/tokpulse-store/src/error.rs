@@ -26,4 +26,12 @@ pub enum StoreError {
         /// What was wrong.
         reason: String,
     },
+    /// A row the call refers to does not exist.
+    #[error("no row with id {id} in {table}")]
+    NotFound {
+        /// The table.
+        table: &'static str,
+        /// The id asked for.
+        id: i64,
+    },
 }

@@ -1,17 +1,84 @@
-//! TokPulse's store: one [`Store`] trait with two backends, SQLite (the embedded default, one
-//! file, WAL) and PostgreSQL (pooled; Supabase-compatible migrations with row-level security).
+//! TokPulse's store: one [`Store`] trait with two backends, [`SqliteStore`] (the embedded
+//! default: one file, WAL) and [`PgStore`] (pooled PostgreSQL; Supabase-compatible migrations
+//! with row-level security).
 //!
 //! Write methods only take [`Guarded`](tokpulse_guard::Guarded) records, so nothing reaches the
 //! database without passing the privacy guard. A batch is written in one transaction and the
 //! call returns only after it is committed: callers acknowledge a batch after `insert_batch`
 //! returns `Ok`, never before.
+//!
+//! - [`open`] picks the backend from a [`StoreTarget`] and returns an `Arc<dyn Store>`.
+//! - [`Store::migrate`] applies the embedded migrations ([`embedded_migrations`]); opening a
+//!   store never migrates by itself.
+//! - With the `testing` feature, `testing::PgCluster` starts a throwaway PostgreSQL and
+//!   `store_conformance!` runs the conformance suite that both backends pass.
+//!
+//! ```
+//! use tokpulse_core::{Label, PerformanceRecord, RecordId, RecordKind};
+//! use tokpulse_guard::{Guard, GuardConfig};
+//! use tokpulse_store::{Batch, StoreTarget, Table};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let store = tokpulse_store::open(&StoreTarget::Sqlite { data_dir: dir.path().into() }).await?;
+//! store.migrate().await?;
+//!
+//! let guard = Guard::new(&GuardConfig::default());
+//! let record = PerformanceRecord {
+//!     id: RecordId::parse("req-1")?,
+//!     timestamp: chrono::Utc::now(),
+//!     service: Label::parse("checkout-api")?,
+//!     route: "/cart?email=jane@corp.io".into(),
+//!     method: Label::parse("GET")?,
+//!     status_code: 200,
+//!     duration_ms: 42.0,
+//!     environment: Label::parse("production")?,
+//!     platform: None,
+//!     attributes: Default::default(),
+//! };
+//! // Only the guard makes `Guarded` records: the email never reaches the database.
+//! let batch = Batch::Performance(vec![guard.guard(record)?]);
+//! let first = store.insert_batch(&batch).await?;
+//! let retry = store.insert_batch(&batch).await?;
+//! assert_eq!((first.inserted, retry.duplicates), (1, 1));
+//! assert!(store.has_record(RecordKind::Performance, "req-1").await?);
+//! assert_eq!(store.count(Table::PerformanceMetrics).await?, 1);
+//! store.close().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Unredacted text cannot be written: a [`Batch`] holds `Guarded<R>` records, and only
+//! `tokpulse_guard::Guard` can make one. This does not compile:
+//!
+//! ```compile_fail
+//! fn store_raw(record: tokpulse_core::PerformanceRecord) -> tokpulse_store::Batch {
+//!     tokpulse_store::Batch::Performance(vec![record])
+//! }
+//! ```
 #![warn(missing_docs)]
 
+mod convert;
 mod error;
+mod migrations;
+mod postgres;
+mod redact;
+mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod types;
 
 pub use error::StoreError;
+pub use migrations::{EmbeddedMigration, embedded_migrations};
+pub use postgres::PgStore;
+pub use redact::redact_url;
+pub use sqlite::SqliteStore;
 pub use types::*;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokpulse_core::{
@@ -113,4 +180,71 @@ pub trait Store: Send + Sync + 'static {
 
     /// Closes the pool, waiting for connections to finish (SQLite checkpoints its WAL).
     async fn close(&self);
+}
+
+/// Which database to open.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreTarget {
+    /// The embedded default: `data_dir/tokpulse.db`.
+    Sqlite {
+        /// The directory that holds the database file (created if missing).
+        data_dir: PathBuf,
+    },
+    /// A PostgreSQL (or Supabase) database.
+    Postgres {
+        /// `postgres://user:password@host:port/database`.
+        url: String,
+        /// Pool size.
+        max_connections: u32,
+    },
+}
+
+impl fmt::Debug for StoreTarget {
+    // By hand, so that a logged target never shows the database password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreTarget::Sqlite { data_dir } => f
+                .debug_struct("Sqlite")
+                .field("data_dir", data_dir)
+                .finish(),
+            StoreTarget::Postgres {
+                url,
+                max_connections,
+            } => f
+                .debug_struct("Postgres")
+                .field("url", &redact_url(url))
+                .field("max_connections", max_connections)
+                .finish(),
+        }
+    }
+}
+
+/// Opens the store `target` names. Does not migrate: the caller runs [`Store::migrate`] (the
+/// binary does at start and in `tokpulse migrate`).
+pub async fn open(target: &StoreTarget) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match target {
+        StoreTarget::Sqlite { data_dir } => Arc::new(SqliteStore::open(data_dir).await?),
+        StoreTarget::Postgres {
+            url,
+            max_connections,
+        } => Arc::new(PgStore::connect(url, *max_connections).await?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_a_target_hides_the_password() {
+        let t = StoreTarget::Postgres {
+            url: "postgres://app:s3cret@db/tp".into(),
+            max_connections: 4,
+        };
+        let s = format!("{t:?}");
+        assert!(
+            !s.contains("s3cret") && s.contains("postgres://app@db/tp"),
+            "{s}"
+        );
+    }
 }

@@ -185,7 +185,8 @@ impl ActionStatus {
 /// An action to queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewAction {
-    /// The finding it is about.
+    /// The finding it is about: a stored finding's id (a foreign key; deleting the finding
+    /// deletes its actions).
     pub finding_id: i64,
     /// The sink that delivers it (`outbox`, `github`…).
     pub sink: String,

@@ -1,0 +1,679 @@
+//! The embedded backend: one SQLite file in WAL mode.
+//!
+//! SQLite has a single writer. Every write goes through [`SqliteStore::pool`], a pool of exactly
+//! one connection, and takes the write lock when its transaction starts (`BEGIN IMMEDIATE`), so
+//! concurrent requests queue in the pool instead of failing with `SQLITE_BUSY`. Reads go through
+//! a separate pool of [`READERS`] connections, which WAL lets run beside the writer. The busy
+//! timeout only matters when another process (a second `tokpulse` command) writes the same file.
+//!
+//! Timestamps are stored as unix milliseconds, so sub-millisecond precision is dropped.
+
+use crate::convert::{
+    self, DeployParts, FindingParts, from_ms, from_ms_opt, json_from_str, to_json, to_ms,
+};
+use crate::{
+    ActionRow, ApiKeyRow, Backend, Batch, FindingChange, InsertOutcome, NewAction, NewApiKey,
+    Store, StoreError, Table,
+};
+use async_trait::async_trait;
+use sqlx::query_builder::Separated;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokpulse_core::{
+    DeployEvent, Finding, FindingStatus, Platform, RecordKind, RequestSample, StoredFinding,
+    Timestamp, Window,
+};
+
+/// Connections in the read pool.
+pub const READERS: u32 = 4;
+
+/// How long a statement waits for another process's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a request waits for the writer connection. Generous: under a burst of ingest every
+/// writer queues here, and waiting is better than refusing a batch.
+const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// SQLite's limit on bound parameters per statement (`SQLITE_MAX_VARIABLE_NUMBER`, 32766 since
+/// 3.32).
+const MAX_PARAMS: usize = 32_766;
+
+/// Rows per INSERT statement, whatever the column count: past a few hundred rows longer
+/// statements stop paying for themselves.
+const MAX_ROWS_PER_STATEMENT: usize = 1_000;
+
+/// TokPulse's data in one SQLite file, `<data_dir>/tokpulse.db`.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// The database file's name inside the data directory.
+    pub const FILE_NAME: &'static str = "tokpulse.db";
+
+    /// Opens (creating it and `data_dir` if missing) `data_dir/tokpulse.db`: WAL journal,
+    /// `synchronous=NORMAL` (a committed transaction survives the process being killed; only a
+    /// power loss can take the last ones back), foreign keys on. Does not migrate: call
+    /// [`Store::migrate`].
+    pub async fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        let path = data_dir.join(Self::FILE_NAME);
+        let open_err = |source: sqlx::Error| StoreError::Open {
+            target: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(data_dir).map_err(|e| open_err(sqlx::Error::Io(e)))?;
+        let base = SqliteConnectOptions::new()
+            .filename(&path)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true)
+            .synchronous(SqliteSynchronous::Normal);
+        // The writer opens first: it creates the file and switches it to WAL (a persistent
+        // setting), so the readers find it ready.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .acquire_timeout(WRITER_ACQUIRE_TIMEOUT)
+            .test_before_acquire(false)
+            .connect_with(
+                base.clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .optimize_on_close(true, 400),
+            )
+            .await
+            .map_err(open_err)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .min_connections(0)
+            .test_before_acquire(false)
+            .connect_with(base.pragma("query_only", "ON"))
+            .await
+            .map_err(open_err)?;
+        Ok(SqliteStore {
+            path,
+            writer,
+            reader,
+        })
+    }
+
+    /// The pool every write goes through: one connection, SQLite's single writer. Writing
+    /// through another connection to the same file works but waits on this one's lock.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+
+    /// The pool reads go through (read-only connections).
+    pub fn read_pool(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        // IMMEDIATE takes the write lock now, so the transaction never has to upgrade a read
+        // lock later (which fails with SQLITE_BUSY instead of waiting).
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Inserts `rows` with multi-row `INSERT … ON CONFLICT (record_id) DO NOTHING` statements of
+/// up to [`MAX_ROWS_PER_STATEMENT`] rows; returns how many were written.
+async fn insert_rows<T, F>(
+    conn: &mut SqliteConnection,
+    head: &'static str,
+    columns: usize,
+    rows: &[T],
+    mut push: F,
+) -> Result<u64, StoreError>
+where
+    F: FnMut(Separated<'_, Sqlite, &'static str>, &T),
+{
+    let per_statement = (MAX_PARAMS / columns).min(MAX_ROWS_PER_STATEMENT);
+    let mut inserted = 0;
+    let mut qb = QueryBuilder::<Sqlite>::new(head);
+    for chunk in rows.chunks(per_statement) {
+        qb.reset();
+        qb.push_values(chunk, &mut push);
+        qb.push(" ON CONFLICT (record_id) DO NOTHING");
+        inserted += qb.build().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+/// Attributes as JSON text; the common empty map costs nothing.
+fn attributes(a: &tokpulse_core::Attributes) -> Cow<'static, str> {
+    if a.is_empty() {
+        Cow::Borrowed("{}")
+    } else {
+        Cow::Owned(to_json(a))
+    }
+}
+
+const FINDING_COLUMNS: &str = "id, fingerprint, kind, severity, status, title, service, route, \
+     window_start, window_end, evidence, cause, suggestion, first_seen, last_seen, occurrences, \
+     resolved_at";
+
+fn finding_from_row(row: &SqliteRow) -> Result<StoredFinding, StoreError> {
+    const T: &str = "findings";
+    let cause: Option<String> = row.try_get("cause")?;
+    FindingParts {
+        id: row.try_get("id")?,
+        fingerprint: row.try_get("fingerprint")?,
+        kind: row.try_get("kind")?,
+        severity: row.try_get("severity")?,
+        status: row.try_get("status")?,
+        title: row.try_get("title")?,
+        service: row.try_get("service")?,
+        route: row.try_get("route")?,
+        window: Window {
+            start: from_ms(T, row.try_get("window_start")?)?,
+            end: from_ms(T, row.try_get("window_end")?)?,
+        },
+        evidence: json_from_str(T, "evidence", row.try_get("evidence")?)?,
+        cause: cause.map(|c| json_from_str(T, "cause", &c)).transpose()?,
+        suggestion: row.try_get("suggestion")?,
+        first_seen: from_ms(T, row.try_get("first_seen")?)?,
+        last_seen: from_ms(T, row.try_get("last_seen")?)?,
+        occurrences: row.try_get("occurrences")?,
+        resolved_at: from_ms_opt(T, row.try_get("resolved_at")?)?,
+    }
+    .into_stored()
+}
+
+const ACTION_COLUMNS: &str = "id, finding_id, sink, kind, idempotency_key, payload, status, \
+     attempts, last_error, created_at, next_attempt_at, delivered_at, external_ref";
+
+fn action_from_row(row: &SqliteRow) -> Result<ActionRow, StoreError> {
+    const T: &str = "actions";
+    Ok(ActionRow {
+        id: row.try_get("id")?,
+        finding_id: row.try_get("finding_id")?,
+        sink: row.try_get("sink")?,
+        kind: row.try_get("kind")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        payload: json_from_str(T, "payload", row.try_get("payload")?)?,
+        status: convert::action_status(row.try_get("status")?)?,
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+        created_at: from_ms(T, row.try_get("created_at")?)?,
+        next_attempt_at: from_ms(T, row.try_get("next_attempt_at")?)?,
+        delivered_at: from_ms_opt(T, row.try_get("delivered_at")?)?,
+        external_ref: row.try_get("external_ref")?,
+    })
+}
+
+const API_KEY_COLUMNS: &str = "id, name, prefix, role, created_at, last_used_at, revoked_at";
+
+fn api_key_from_row(row: &SqliteRow) -> Result<ApiKeyRow, StoreError> {
+    const T: &str = "api_keys";
+    Ok(ApiKeyRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        role: convert::role(row.try_get("role")?)?,
+        created_at: from_ms(T, row.try_get("created_at")?)?,
+        last_used_at: from_ms_opt(T, row.try_get("last_used_at")?)?,
+        revoked_at: from_ms_opt(T, row.try_get("revoked_at")?)?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        let conn = self.writer.acquire().await?;
+        crate::migrations::run(conn, &crate::migrations::SQLITE_MIGRATOR).await
+    }
+
+    async fn insert_batch(&self, batch: &Batch) -> Result<InsertOutcome, StoreError> {
+        if batch.is_empty() {
+            return Ok(InsertOutcome::default());
+        }
+        let mut tx = self.begin_write().await?;
+        let inserted =
+            match batch {
+                Batch::Performance(rows) => {
+                    insert_rows(
+                        &mut tx,
+                        "INSERT INTO performance_metrics (record_id, ts, service, method, route, \
+                     status_code, duration_ms, environment, platform, attributes) ",
+                        10,
+                        rows,
+                        |mut b, r| {
+                            b.push_bind(r.id.as_str())
+                                .push_bind(to_ms(r.timestamp))
+                                .push_bind(r.service.as_str())
+                                .push_bind(r.method.as_str())
+                                .push_bind(r.route.as_str())
+                                .push_bind(i32::from(r.status_code))
+                                .push_bind(r.duration_ms)
+                                .push_bind(r.environment.as_str())
+                                .push_bind(r.platform.map(Platform::as_str))
+                                .push_bind(attributes(&r.attributes));
+                        },
+                    )
+                    .await?
+                }
+                Batch::AiUsage(rows) => {
+                    insert_rows(
+                        &mut tx,
+                        "INSERT INTO ai_usage_metrics (record_id, ts, service, feature, provider, \
+                     model, prompt_tokens, completion_tokens, latency_ms, success, error_message, \
+                     cost_usd, attributes) ",
+                        13,
+                        rows,
+                        |mut b, r| {
+                            b.push_bind(r.id.as_str())
+                                .push_bind(to_ms(r.timestamp))
+                                .push_bind(r.service.as_str())
+                                .push_bind(r.feature.as_ref().map(|f| f.as_str()))
+                                .push_bind(r.provider.as_str())
+                                .push_bind(r.model.as_str())
+                                .push_bind(convert::tokens(r.prompt_tokens))
+                                .push_bind(convert::tokens(r.completion_tokens))
+                                .push_bind(r.latency_ms)
+                                .push_bind(r.success)
+                                .push_bind(r.error_message.as_deref())
+                                .push_bind(r.cost_usd)
+                                .push_bind(attributes(&r.attributes));
+                        },
+                    )
+                    .await?
+                }
+                Batch::Logs(rows) => insert_rows(
+                    &mut tx,
+                    "INSERT INTO application_logs (record_id, ts, service, level, message, route, \
+                     trace_id, attributes) ",
+                    8,
+                    rows,
+                    |mut b, r| {
+                        b.push_bind(r.id.as_str())
+                            .push_bind(to_ms(r.timestamp))
+                            .push_bind(r.service.as_str())
+                            .push_bind(r.level.as_str())
+                            .push_bind(r.message.as_str())
+                            .push_bind(r.route.as_deref())
+                            .push_bind(r.trace_id.as_ref().map(|t| t.as_str()))
+                            .push_bind(attributes(&r.attributes));
+                    },
+                )
+                .await?,
+                Batch::Deploys(rows) => {
+                    insert_rows(
+                        &mut tx,
+                        "INSERT INTO deployments (record_id, ts, service, environment, version, \
+                     commit_sha, author, description) ",
+                        8,
+                        rows,
+                        |mut b, r| {
+                            b.push_bind(r.id.as_str())
+                                .push_bind(to_ms(r.timestamp))
+                                .push_bind(r.service.as_str())
+                                .push_bind(r.environment.as_str())
+                                .push_bind(r.version.as_str())
+                                .push_bind(r.commit_sha.as_ref().map(|c| c.as_str()))
+                                .push_bind(r.author.as_deref())
+                                .push_bind(r.description.as_deref());
+                        },
+                    )
+                    .await?
+                }
+            };
+        tx.commit().await?;
+        Ok(InsertOutcome {
+            inserted,
+            duplicates: batch.len() as u64 - inserted,
+        })
+    }
+
+    async fn has_record(&self, kind: RecordKind, id: &str) -> Result<bool, StoreError> {
+        let sql = format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE record_id = ?1)",
+            Table::for_kind(kind).name()
+        );
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    async fn count(&self, table: Table) -> Result<i64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM {}", table.name());
+        Ok(sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    async fn request_samples(&self, window: Window) -> Result<Vec<RequestSample>, StoreError> {
+        let rows: Vec<(i64, String, String, f64, bool)> = sqlx::query_as(
+            "SELECT ts, service, method || ' ' || route, duration_ms, status_code >= 500 \
+             FROM performance_metrics WHERE ts >= ?1 AND ts < ?2 ORDER BY ts",
+        )
+        .bind(to_ms(window.start))
+        .bind(to_ms(window.end))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(ts, service, route, duration_ms, is_error)| {
+                Ok(RequestSample {
+                    timestamp: from_ms("performance_metrics", ts)?,
+                    service,
+                    route,
+                    duration_ms,
+                    is_error,
+                })
+            })
+            .collect()
+    }
+
+    async fn deployments(&self, window: Window) -> Result<Vec<DeployEvent>, StoreError> {
+        type Row = (
+            String,
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT record_id, ts, service, environment, version, commit_sha, author, description \
+             FROM deployments WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, id",
+        )
+        .bind(to_ms(window.start))
+        .bind(to_ms(window.end))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                DeployParts {
+                    record_id: r.0,
+                    ts: from_ms("deployments", r.1)?,
+                    service: r.2,
+                    environment: r.3,
+                    version: r.4,
+                    commit_sha: r.5,
+                    author: r.6,
+                    description: r.7,
+                }
+                .into_event()
+            })
+            .collect()
+    }
+
+    async fn upsert_finding(
+        &self,
+        finding: &Finding,
+        now: Timestamp,
+    ) -> Result<FindingChange, StoreError> {
+        let evidence = to_json(&finding.evidence);
+        let cause = finding.cause.as_ref().map(to_json);
+        let mut tx = self.begin_write().await?;
+        let existing: Option<(i64, String, i64)> =
+            sqlx::query_as("SELECT id, status, occurrences FROM findings WHERE fingerprint = ?1")
+                .bind(finding.fingerprint.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let change = match existing {
+            None => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO findings (fingerprint, kind, severity, status, title, service, \
+                     route, window_start, window_end, evidence, cause, suggestion, first_seen, \
+                     last_seen, occurrences) \
+                     VALUES (?1, ?2, ?3, 'open', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12, 1) \
+                     RETURNING id",
+                )
+                .bind(finding.fingerprint.as_str())
+                .bind(finding.kind.as_str())
+                .bind(finding.severity.as_str())
+                .bind(&finding.title)
+                .bind(&finding.service)
+                .bind(finding.route.as_deref())
+                .bind(to_ms(finding.window.start))
+                .bind(to_ms(finding.window.end))
+                .bind(&evidence)
+                .bind(cause.as_deref())
+                .bind(&finding.suggestion)
+                .bind(to_ms(now))
+                .fetch_one(&mut *tx)
+                .await?;
+                FindingChange::New { id }
+            }
+            Some((id, status, occurrences)) => {
+                sqlx::query(
+                    "UPDATE findings SET severity = ?1, title = ?2, service = ?3, route = ?4, \
+                     window_start = ?5, window_end = ?6, evidence = ?7, cause = ?8, \
+                     suggestion = ?9, last_seen = MAX(last_seen, ?10), \
+                     occurrences = occurrences + 1, status = 'open', resolved_at = NULL \
+                     WHERE id = ?11",
+                )
+                .bind(finding.severity.as_str())
+                .bind(&finding.title)
+                .bind(&finding.service)
+                .bind(finding.route.as_deref())
+                .bind(to_ms(finding.window.start))
+                .bind(to_ms(finding.window.end))
+                .bind(&evidence)
+                .bind(cause.as_deref())
+                .bind(&finding.suggestion)
+                .bind(to_ms(now))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let occurrences = occurrences + 1;
+                if status == FindingStatus::Resolved.as_str() {
+                    FindingChange::Reopened { id, occurrences }
+                } else {
+                    FindingChange::Updated { id, occurrences }
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(change)
+    }
+
+    async fn resolve_finding(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE findings SET status = 'resolved', resolved_at = ?1 \
+             WHERE id = ?2 AND status = 'open'",
+        )
+        .bind(to_ms(now))
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn findings(
+        &self,
+        status: Option<FindingStatus>,
+        limit: i64,
+    ) -> Result<Vec<StoredFinding>, StoreError> {
+        let sql = format!(
+            "SELECT {FINDING_COLUMNS} FROM findings WHERE (?1 IS NULL OR status = ?1) \
+             ORDER BY last_seen DESC, id DESC LIMIT ?2"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(status.map(FindingStatus::as_str))
+            .bind(limit.max(0))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(finding_from_row).collect()
+    }
+
+    async fn enqueue_action(&self, action: &NewAction) -> Result<Option<i64>, StoreError> {
+        let created = to_ms(action.created_at);
+        Ok(sqlx::query_scalar(
+            "INSERT INTO actions (finding_id, sink, kind, idempotency_key, payload, status, \
+             attempts, created_at, next_attempt_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, ?6, ?6) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        )
+        .bind(action.finding_id)
+        .bind(&action.sink)
+        .bind(&action.kind)
+        .bind(&action.idempotency_key)
+        .bind(to_json(&action.payload))
+        .bind(created)
+        .fetch_optional(&self.writer)
+        .await?)
+    }
+
+    async fn due_actions(
+        &self,
+        sink: &str,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ActionRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ACTION_COLUMNS} FROM actions \
+             WHERE sink = ?1 AND status = 'pending' AND next_attempt_at <= ?2 \
+             ORDER BY created_at, id LIMIT ?3"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(sink)
+            .bind(to_ms(now))
+            .bind(limit.max(0))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(action_from_row).collect()
+    }
+
+    async fn actions(&self, limit: i64) -> Result<Vec<ActionRow>, StoreError> {
+        let sql = format!(
+            "SELECT {ACTION_COLUMNS} FROM actions ORDER BY created_at DESC, id DESC LIMIT ?1"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(limit.max(0))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(action_from_row).collect()
+    }
+
+    async fn mark_action_delivered(
+        &self,
+        id: i64,
+        at: Timestamp,
+        external_ref: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE actions SET status = 'delivered', delivered_at = ?1, external_ref = ?2, \
+             attempts = attempts + 1 WHERE id = ?3",
+        )
+        .bind(to_ms(at))
+        .bind(external_ref)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                table: "actions",
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    async fn mark_action_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        // A delivered action stays delivered; a late failure report only counts the attempt.
+        let done = sqlx::query(
+            "UPDATE actions SET attempts = attempts + 1, last_error = ?1, \
+             status = CASE WHEN status = 'delivered' THEN status \
+                           WHEN ?2 IS NULL THEN 'parked' ELSE 'pending' END, \
+             next_attempt_at = CASE WHEN status <> 'delivered' AND ?2 IS NOT NULL \
+                                    THEN ?2 ELSE next_attempt_at END \
+             WHERE id = ?3",
+        )
+        .bind(error)
+        .bind(retry_at.map(to_ms))
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound {
+                table: "actions",
+                id,
+            });
+        }
+        Ok(())
+    }
+
+    async fn create_api_key(&self, key: &NewApiKey) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO api_keys (name, prefix, key_hash, role, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+        )
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&key.key_hash)
+        .bind(key.role.as_str())
+        .bind(to_ms(key.created_at))
+        .fetch_one(&self.writer)
+        .await?)
+    }
+
+    async fn authenticate(
+        &self,
+        key_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ApiKeyRow>, StoreError> {
+        let sql = format!(
+            "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, ?1), ?1) \
+             WHERE key_hash = ?2 AND revoked_at IS NULL RETURNING {API_KEY_COLUMNS}"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(to_ms(now))
+            .bind(key_hash)
+            .fetch_optional(&self.writer)
+            .await?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {
+        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY id");
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn revoke_api_key(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
+                .bind(to_ms(now))
+                .bind(id)
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn close(&self) {
+        self.reader.close().await;
+        // The writer closes last: closing the last connection checkpoints the WAL into the
+        // database file.
+        self.writer.close().await;
+    }
+}

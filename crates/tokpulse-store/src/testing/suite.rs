@@ -1,0 +1,713 @@
+//! The conformance suite: what every [`Store`] backend must do. Each function takes a new,
+//! empty, unmigrated store and panics on failure; [`store_conformance!`](crate::store_conformance)
+//! turns them into tests.
+//!
+//! One property is checked by the compiler rather than here: unredacted text cannot be written.
+//! [`Batch`] holds `Guarded<R>` records and only the privacy guard can make one (see the
+//! `compile_fail` example in the crate documentation).
+
+// This module is test code compiled into the library (feature `testing`): a failed call is a
+// failed test, and `unwrap` says so as well as anything.
+#![allow(clippy::unwrap_used)]
+
+use super::records::{ai_usage, at, deploy, log, perf, request};
+use crate::{
+    ActionStatus, Batch, FindingChange, NewAction, NewApiKey, Store, StoreError, Table,
+    embedded_migrations,
+};
+use std::sync::Arc;
+use tokpulse_core::{
+    Cause, Evidence, Finding, FindingKind, FindingStatus, Fingerprint, RecordKind, Role, Severity,
+    Window,
+};
+
+async fn migrated(store: &Arc<dyn Store>) {
+    store.migrate().await.expect("migrate");
+}
+
+fn window(start_ms: i64, end_ms: i64) -> Window {
+    Window {
+        start: at(start_ms),
+        end: at(end_ms),
+    }
+}
+
+/// The first `migrate` applies every embedded migration, the second nothing.
+pub async fn migrate_is_idempotent(store: Arc<dyn Store>) {
+    let all: Vec<i64> = embedded_migrations(store.backend())
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert!(!all.is_empty());
+    assert_eq!(store.migrate().await.unwrap(), all);
+    assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
+    assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
+}
+
+/// Every table exists after migrating and is empty.
+pub async fn every_table_starts_empty(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    for table in Table::ALL {
+        assert_eq!(store.count(table).await.unwrap(), 0, "{}", table.name());
+    }
+}
+
+/// A retried batch is counted as duplicates, and a partly new batch writes only the new rows.
+pub async fn insert_batch_counts_duplicates(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let batch = Batch::Performance(vec![perf("a", 1_000), perf("b", 2_000), perf("c", 3_000)]);
+    let first = store.insert_batch(&batch).await.unwrap();
+    assert_eq!((first.inserted, first.duplicates), (3, 0));
+    let retry = store.insert_batch(&batch).await.unwrap();
+    assert_eq!((retry.inserted, retry.duplicates), (0, 3));
+    let overlap = Batch::Performance(vec![perf("c", 3_000), perf("d", 4_000)]);
+    let o = store.insert_batch(&overlap).await.unwrap();
+    assert_eq!((o.inserted, o.duplicates), (1, 1));
+    assert_eq!(store.count(Table::PerformanceMetrics).await.unwrap(), 4);
+}
+
+/// An id repeated inside one batch is stored once and counted as a duplicate.
+pub async fn duplicates_within_one_batch(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let batch = Batch::Logs(vec![
+        log("x", 1_000),
+        log("y", 1_000),
+        log("x", 1_500),
+        log("x", 2_000),
+    ]);
+    let out = store.insert_batch(&batch).await.unwrap();
+    assert_eq!((out.inserted, out.duplicates), (2, 2));
+    assert_eq!(store.count(Table::ApplicationLogs).await.unwrap(), 2);
+}
+
+/// Batches bigger than one INSERT statement are split, still in one transaction, and a
+/// duplicate across the split is still found.
+pub async fn large_batches_are_chunked(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let mut rows: Vec<_> = (0..2_600)
+        .map(|i| perf(&format!("r{i}"), 1_000 + i))
+        .collect();
+    rows.push(perf("r7", 99));
+    let out = store.insert_batch(&Batch::Performance(rows)).await.unwrap();
+    assert_eq!((out.inserted, out.duplicates), (2_600, 1));
+    assert_eq!(store.count(Table::PerformanceMetrics).await.unwrap(), 2_600);
+    let samples = store.request_samples(window(0, 10_000)).await.unwrap();
+    assert_eq!(samples.len(), 2_600);
+}
+
+/// Each batch kind lands in its own table.
+pub async fn every_kind_is_stored(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let batches = [
+        Batch::Performance(vec![perf("p1", 1)]),
+        Batch::AiUsage(vec![ai_usage("u1", 1), ai_usage("u2", 2)]),
+        Batch::Logs(vec![log("l1", 1), log("l2", 2), log("l3", 3)]),
+        Batch::Deploys(vec![deploy("d1", 1, "api", "v1")]),
+    ];
+    for b in &batches {
+        let out = store.insert_batch(b).await.unwrap();
+        assert_eq!(out.inserted, b.len() as u64);
+    }
+    for (table, n) in [
+        (Table::PerformanceMetrics, 1),
+        (Table::AiUsageMetrics, 2),
+        (Table::ApplicationLogs, 3),
+        (Table::Deployments, 1),
+        (Table::Findings, 0),
+    ] {
+        assert_eq!(store.count(table).await.unwrap(), n, "{}", table.name());
+    }
+}
+
+/// An empty batch writes nothing and succeeds.
+pub async fn empty_batch_is_a_no_op(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let out = store.insert_batch(&Batch::Deploys(vec![])).await.unwrap();
+    assert_eq!((out.inserted, out.duplicates), (0, 0));
+}
+
+/// `has_record` looks in the table of the kind asked for.
+pub async fn has_record_is_per_kind(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    store
+        .insert_batch(&Batch::AiUsage(vec![ai_usage("same-id", 1)]))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .has_record(RecordKind::AiUsage, "same-id")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .has_record(RecordKind::AiUsage, "other")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .has_record(RecordKind::Performance, "same-id")
+            .await
+            .unwrap()
+    );
+    assert!(!store.has_record(RecordKind::Logs, "same-id").await.unwrap());
+    assert!(
+        !store
+            .has_record(RecordKind::Deploys, "same-id")
+            .await
+            .unwrap()
+    );
+}
+
+/// A window includes its start and excludes its end; samples carry `METHOD route` and 5xx.
+pub async fn request_samples_window_is_half_open(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let rows = vec![
+        request("before", 9_999, "api", "GET", "/a", 200, 1.0),
+        request("start", 10_000, "api", "GET", "/a", 200, 2.0),
+        request("mid", 15_000, "web", "POST", "/users/:id", 503, 3.5),
+        request("client-error", 16_000, "api", "GET", "/a", 404, 4.0),
+        request("last", 19_999, "api", "GET", "/a", 500, 5.0),
+        request("end", 20_000, "api", "GET", "/a", 200, 6.0),
+    ];
+    store.insert_batch(&Batch::Performance(rows)).await.unwrap();
+    let samples = store.request_samples(window(10_000, 20_000)).await.unwrap();
+    let got: Vec<_> = samples
+        .iter()
+        .map(|s| {
+            (
+                s.timestamp.timestamp_millis(),
+                s.service.as_str(),
+                s.route.as_str(),
+                s.duration_ms,
+                s.is_error,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (10_000, "api", "GET /a", 2.0, false),
+            (15_000, "web", "POST /users/:id", 3.5, true),
+            (16_000, "api", "GET /a", 4.0, false),
+            (19_999, "api", "GET /a", 5.0, true),
+        ]
+    );
+    assert!(
+        store
+            .request_samples(window(0, 9_999))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Deployments come back whole, inside the window, oldest first.
+pub async fn deployments_oldest_first(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let rows = vec![
+        deploy("d3", 30_000, "api", "v3"),
+        deploy("d1", 10_000, "api", "v1"),
+        deploy("d0", 5_000, "api", "v0"),
+        deploy("d2", 20_000, "web", "v2"),
+        deploy("d4", 40_000, "api", "v4"),
+    ];
+    let expected_d1 = rows[1].get().clone();
+    store.insert_batch(&Batch::Deploys(rows)).await.unwrap();
+    let got = store.deployments(window(10_000, 40_000)).await.unwrap();
+    let ids: Vec<&str> = got.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["d1", "d2", "d3"]);
+    assert_eq!(got[0], expected_d1);
+    assert_eq!(got[1].service.as_str(), "web");
+}
+
+fn finding(title: &str, severity: Severity, window_ms: (i64, i64)) -> Finding {
+    Finding {
+        kind: FindingKind::LatencyRegression,
+        severity,
+        fingerprint: Fingerprint::of(FindingKind::LatencyRegression, &["api", "GET /cart"]),
+        title: title.into(),
+        service: "api".into(),
+        route: Some("GET /cart".into()),
+        window: window(window_ms.0, window_ms.1),
+        evidence: vec![Evidence {
+            metric: "p95 latency".into(),
+            current: 870.5,
+            baseline: Some(310.0),
+            threshold: Some(500.0),
+            unit: "ms".into(),
+        }],
+        cause: Some(Cause {
+            deployment_id: "d1".into(),
+            version: "v1".into(),
+            commit_sha: Some("0123abcd".into()),
+            author: None,
+            deployed_at: at(9_000),
+        }),
+        suggestion: "roll back v1".into(),
+    }
+}
+
+/// New → Updated (occurrences 2, latest fields) → resolved → Reopened (occurrences 3).
+pub async fn findings_new_updated_resolved_reopened(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let first = finding("p95 of GET /cart is 870 ms", Severity::Warning, (0, 60_000));
+    let id = match store.upsert_finding(&first, at(60_000)).await.unwrap() {
+        FindingChange::New { id } => id,
+        other => panic!("expected New, got {other:?}"),
+    };
+    let stored = store.findings(None, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].id, id);
+    assert_eq!(stored[0].finding, first);
+    assert_eq!(stored[0].status, FindingStatus::Open);
+    assert_eq!(stored[0].occurrences, 1);
+    assert_eq!(
+        (stored[0].first_seen, stored[0].last_seen),
+        (at(60_000), at(60_000))
+    );
+    assert_eq!(stored[0].resolved_at, None);
+
+    let mut second = finding(
+        "p95 of GET /cart is 1.2 s",
+        Severity::High,
+        (60_000, 120_000),
+    );
+    second.cause = None;
+    assert_eq!(
+        store.upsert_finding(&second, at(120_000)).await.unwrap(),
+        FindingChange::Updated { id, occurrences: 2 }
+    );
+    let stored = store.findings(Some(FindingStatus::Open), 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].finding, second);
+    assert_eq!(stored[0].occurrences, 2);
+    assert_eq!(
+        (stored[0].first_seen, stored[0].last_seen),
+        (at(60_000), at(120_000))
+    );
+
+    assert!(store.resolve_finding(id, at(180_000)).await.unwrap());
+    assert!(
+        !store.resolve_finding(id, at(190_000)).await.unwrap(),
+        "already resolved"
+    );
+    assert!(
+        !store
+            .resolve_finding(id + 1_000, at(190_000))
+            .await
+            .unwrap(),
+        "no such finding"
+    );
+    assert!(
+        store
+            .findings(Some(FindingStatus::Open), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let resolved = store
+        .findings(Some(FindingStatus::Resolved), 10)
+        .await
+        .unwrap();
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].resolved_at, Some(at(180_000)));
+
+    assert_eq!(
+        store.upsert_finding(&first, at(240_000)).await.unwrap(),
+        FindingChange::Reopened { id, occurrences: 3 }
+    );
+    let stored = store.findings(None, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].status, FindingStatus::Open);
+    assert_eq!(stored[0].resolved_at, None);
+    assert_eq!(stored[0].occurrences, 3);
+    assert_eq!(stored[0].finding, first);
+    assert_eq!(
+        (stored[0].first_seen, stored[0].last_seen),
+        (at(60_000), at(240_000))
+    );
+    assert_eq!(store.count(Table::Findings).await.unwrap(), 1);
+}
+
+/// Listing is newest `last_seen` first, filtered by status, limited.
+pub async fn findings_listing_filters_and_orders(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let mut ids = Vec::new();
+    for (i, route) in ["GET /a", "GET /b", "GET /c"].iter().enumerate() {
+        let mut f = finding(route, Severity::Info, (0, 1_000));
+        f.kind = FindingKind::ErrorSpike;
+        f.fingerprint = Fingerprint::of(FindingKind::ErrorSpike, &["api", route]);
+        f.route = Some((*route).into());
+        let change = store
+            .upsert_finding(&f, at(1_000 * (i as i64 + 1)))
+            .await
+            .unwrap();
+        ids.push(change.id());
+    }
+    assert!(store.resolve_finding(ids[1], at(10_000)).await.unwrap());
+    let all: Vec<i64> = store
+        .findings(None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(all, [ids[2], ids[1], ids[0]]);
+    let open: Vec<i64> = store
+        .findings(Some(FindingStatus::Open), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(open, [ids[2], ids[0]]);
+    assert_eq!(store.findings(None, 1).await.unwrap().len(), 1);
+    assert!(store.findings(None, 0).await.unwrap().is_empty());
+}
+
+async fn some_finding(store: &Arc<dyn Store>) -> i64 {
+    store
+        .upsert_finding(&finding("t", Severity::High, (0, 1_000)), at(1_000))
+        .await
+        .unwrap()
+        .id()
+}
+
+fn action(finding_id: i64, sink: &str, key: &str, created_ms: i64) -> NewAction {
+    NewAction {
+        finding_id,
+        sink: sink.into(),
+        kind: "open".into(),
+        idempotency_key: key.into(),
+        payload: serde_json::json!({ "title": "p95 regression", "labels": ["severity:high"] }),
+        created_at: at(created_ms),
+    }
+}
+
+/// The same idempotency key is queued once.
+pub async fn actions_are_idempotent_by_key(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let f = some_finding(&store).await;
+    let id = store
+        .enqueue_action(&action(f, "github", "k1", 1_000))
+        .await
+        .unwrap()
+        .expect("a new key is queued");
+    let mut again = action(f, "slack", "k1", 2_000);
+    again.payload = serde_json::json!({ "other": true });
+    assert_eq!(store.enqueue_action(&again).await.unwrap(), None);
+    assert_eq!(store.count(Table::Actions).await.unwrap(), 1);
+    let rows = store.actions(10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row.id, id);
+    assert_eq!(row.finding_id, f);
+    assert_eq!((row.sink.as_str(), row.kind.as_str()), ("github", "open"));
+    assert_eq!(row.idempotency_key, "k1");
+    assert_eq!(row.payload, action(f, "github", "k1", 1_000).payload);
+    assert_eq!(row.status, ActionStatus::Pending);
+    assert_eq!(row.attempts, 0);
+    assert_eq!(
+        (row.created_at, row.next_attempt_at),
+        (at(1_000), at(1_000))
+    );
+    assert_eq!(
+        (row.delivered_at, row.external_ref.as_deref()),
+        (None, None)
+    );
+    assert_eq!(row.last_error, None);
+}
+
+/// Due actions per sink, retries, parking and delivery.
+pub async fn actions_due_failed_parked_delivered(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let f = some_finding(&store).await;
+    let a = store
+        .enqueue_action(&action(f, "github", "a", 1_000))
+        .await
+        .unwrap()
+        .unwrap();
+    let b = store
+        .enqueue_action(&action(f, "github", "b", 2_000))
+        .await
+        .unwrap()
+        .unwrap();
+    let c = store
+        .enqueue_action(&action(f, "github", "c", 3_000))
+        .await
+        .unwrap()
+        .unwrap();
+    let s = store
+        .enqueue_action(&action(f, "slack", "s", 1_000))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let due = |now: i64| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .due_actions("github", at(now), 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(due(999).await, Vec::<i64>::new());
+    assert_eq!(
+        due(2_000).await,
+        [a, b],
+        "due at their creation, oldest first"
+    );
+    assert_eq!(due(5_000).await, [a, b, c]);
+    assert_eq!(
+        store
+            .due_actions("github", at(5_000), 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let slack = store.due_actions("slack", at(5_000), 10).await.unwrap();
+    assert_eq!(slack.iter().map(|r| r.id).collect::<Vec<_>>(), [s]);
+
+    // a fails and is retried later; b fails for good; c is delivered.
+    store
+        .mark_action_failed(a, "502 from api.github.com", Some(at(60_000)))
+        .await
+        .unwrap();
+    store
+        .mark_action_failed(b, "422 validation failed", None)
+        .await
+        .unwrap();
+    store
+        .mark_action_delivered(c, at(5_500), "https://github.com/o/r/issues/7")
+        .await
+        .unwrap();
+    assert_eq!(due(5_000).await, Vec::<i64>::new());
+    assert_eq!(due(59_999).await, Vec::<i64>::new());
+    assert_eq!(due(60_000).await, [a]);
+
+    let rows = store.actions(10).await.unwrap();
+    let row = |id: i64| rows.iter().find(|r| r.id == id).unwrap().clone();
+    let (ra, rb, rc) = (row(a), row(b), row(c));
+    assert_eq!((ra.status, ra.attempts), (ActionStatus::Pending, 1));
+    assert_eq!(ra.last_error.as_deref(), Some("502 from api.github.com"));
+    assert_eq!(ra.next_attempt_at, at(60_000));
+    assert_eq!((rb.status, rb.attempts), (ActionStatus::Parked, 1));
+    assert_eq!(rb.last_error.as_deref(), Some("422 validation failed"));
+    assert_eq!((rc.status, rc.attempts), (ActionStatus::Delivered, 1));
+    assert_eq!(rc.delivered_at, Some(at(5_500)));
+    assert_eq!(
+        rc.external_ref.as_deref(),
+        Some("https://github.com/o/r/issues/7")
+    );
+
+    // A second failure counts; then delivery.
+    store
+        .mark_action_failed(a, "timeout", Some(at(120_000)))
+        .await
+        .unwrap();
+    assert_eq!(due(60_000).await, Vec::<i64>::new());
+    store
+        .mark_action_delivered(a, at(120_500), "issue 8")
+        .await
+        .unwrap();
+    assert_eq!(due(1_000_000).await, Vec::<i64>::new());
+    let ra = store
+        .actions(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == a)
+        .unwrap();
+    assert_eq!((ra.status, ra.attempts), (ActionStatus::Delivered, 3));
+
+    // A late failure report does not undo a delivery.
+    store
+        .mark_action_failed(c, "late", Some(at(200_000)))
+        .await
+        .unwrap();
+    let rc = store
+        .actions(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id == c)
+        .unwrap();
+    assert_eq!(rc.status, ActionStatus::Delivered);
+    assert_eq!(due(1_000_000).await, Vec::<i64>::new());
+
+    // Newest first.
+    let all: Vec<i64> = store
+        .actions(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(all, [c, b, s, a]);
+}
+
+/// Marking an action that does not exist is an error that says so.
+pub async fn marking_a_missing_action_fails(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let err = store
+        .mark_action_delivered(4242, at(1), "x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NotFound {
+                table: "actions",
+                id: 4242
+            }
+        ),
+        "{err}"
+    );
+    let err = store.mark_action_failed(4242, "e", None).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+}
+
+fn key(name: &str, hash: &str, role: Role, created_ms: i64) -> NewApiKey {
+    NewApiKey {
+        name: name.into(),
+        prefix: format!("tp_{}", &hash[..4]),
+        key_hash: hash.into(),
+        role,
+        created_at: at(created_ms),
+    }
+}
+
+/// Keys are found by hash, stamped when used, and dead once revoked.
+pub async fn api_keys_create_authenticate_revoke(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let ci = store
+        .create_api_key(&key("ci", "aaaa1111", Role::Service, 1_000))
+        .await
+        .unwrap();
+    let dash = store
+        .create_api_key(&key("dashboard", "bbbb2222", Role::Authenticated, 2_000))
+        .await
+        .unwrap();
+    assert_ne!(ci, dash);
+    assert!(
+        store
+            .create_api_key(&key("dup", "aaaa1111", Role::Anon, 3_000))
+            .await
+            .is_err(),
+        "key hashes are unique"
+    );
+
+    let row = store
+        .authenticate("aaaa1111", at(5_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.id, ci);
+    assert_eq!((row.name.as_str(), row.prefix.as_str()), ("ci", "tp_aaaa"));
+    assert_eq!(row.role, Role::Service);
+    assert_eq!(row.created_at, at(1_000));
+    assert_eq!(row.last_used_at, Some(at(5_000)));
+    assert_eq!(row.revoked_at, None);
+    assert_eq!(store.authenticate("nope", at(5_000)).await.unwrap(), None);
+
+    let later = store
+        .authenticate("aaaa1111", at(6_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(later.last_used_at, Some(at(6_000)));
+
+    assert!(store.revoke_api_key(ci, at(7_000)).await.unwrap());
+    assert!(
+        !store.revoke_api_key(ci, at(8_000)).await.unwrap(),
+        "already revoked"
+    );
+    assert!(
+        !store.revoke_api_key(9_999, at(8_000)).await.unwrap(),
+        "no such key"
+    );
+    assert_eq!(
+        store.authenticate("aaaa1111", at(9_000)).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .authenticate("bbbb2222", at(9_000))
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let keys = store.api_keys().await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].id, ci);
+    assert_eq!(keys[0].revoked_at, Some(at(7_000)));
+    assert_eq!(
+        keys[0].last_used_at,
+        Some(at(6_000)),
+        "a refused key is not stamped"
+    );
+    assert_eq!(keys[1].role, Role::Authenticated);
+    assert_eq!(keys[1].last_used_at, Some(at(9_000)));
+    assert_eq!(store.count(Table::ApiKeys).await.unwrap(), 2);
+}
+
+/// Many tasks writing at once (as concurrent HTTP requests do) all succeed: no `SQLITE_BUSY`,
+/// no lost rows.
+pub async fn concurrent_writers_all_succeed(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let f = some_finding(&store).await;
+    store
+        .create_api_key(&key("ci", "cccc3333", Role::Service, 1))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                for b in 0..10 {
+                    let base = (t * 10 + b) * 50;
+                    let rows = (0..50)
+                        .map(|i| perf(&format!("c{}", base + i), i64::from(base + i)))
+                        .collect();
+                    let out = store.insert_batch(&Batch::Performance(rows)).await.unwrap();
+                    assert_eq!(out.inserted, 50);
+                    // Retries of a batch another task may be writing right now.
+                    let logs = (0..5).map(|i| log(&format!("l{b}-{i}"), 1)).collect();
+                    store.insert_batch(&Batch::Logs(logs)).await.unwrap();
+                    store
+                        .authenticate("cccc3333", at(i64::from(t * 100 + b)))
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    store
+                        .upsert_finding(&finding("t", Severity::High, (0, 1_000)), at(2_000))
+                        .await
+                        .unwrap();
+                    store
+                        .enqueue_action(&action(f, "outbox", &format!("k{t}-{b}"), 1))
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    store.count(Table::PerformanceMetrics).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("a writer task panicked");
+    }
+    assert_eq!(store.count(Table::PerformanceMetrics).await.unwrap(), 4_000);
+    assert_eq!(store.count(Table::ApplicationLogs).await.unwrap(), 50);
+    assert_eq!(store.count(Table::Actions).await.unwrap(), 80);
+    let stored = store.findings(None, 10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].occurrences, 81);
+}
