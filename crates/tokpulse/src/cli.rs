@@ -1,0 +1,197 @@
+//! Every command and flag, in one place.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// TokPulse: watches your web app, API and AI features, keeps personal data out of everything
+/// it stores, finds what is going wrong, and writes the issue it would file.
+#[derive(Debug, Parser)]
+#[command(name = "tokpulse", version, propagate_version = true)]
+pub struct Cli {
+    /// Config file (default: ./tokpulse.toml if present, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory for the SQLite database and the outbox (overrides `data_dir`).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL; default: $TOKPULSE_DATABASE_URL, else SQLite in the data directory.
+    #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Log filter (`info`, `debug`, `tokpulse=debug,sqlx=warn`…); $TOKPULSE_LOG wins.
+    #[arg(long, global = true, default_value = "warn")]
+    pub log_level: String,
+    /// Logs as JSON lines.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Output shape for commands that print data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// A table for people.
+    #[default]
+    Table,
+    /// JSON for programs.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a realistic day of traffic with a bad deploy, ingest it, diagnose it, and write
+    /// the issues TokPulse would file to the outbox. Uses a fresh `demo` folder in the data dir.
+    Demo(DemoArgs),
+    /// Serve the HTTP API and run diagnosis on an interval.
+    Serve(ServeArgs),
+    /// Ingest NDJSON, JSON or CSV files through the same validation as the API.
+    Ingest(IngestArgs),
+    /// Run diagnosis now and print the findings.
+    Diagnose(DiagnoseArgs),
+    /// Apply pending database migrations.
+    Migrate,
+    /// Write a commented default tokpulse.toml.
+    Init(InitArgs),
+    /// Check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Show queued and delivered actions.
+    #[command(subcommand)]
+    Actions(ActionsCommand),
+    /// Measure TokPulse's hot paths.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `tokpulse demo`
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Requests per day to generate.
+    #[arg(long, default_value_t = 200_000)]
+    pub requests: u64,
+    /// Random seed; the same seed gives the same day.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output format for the findings.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// `tokpulse serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (overrides `server.listen`; default 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+/// `tokpulse ingest`
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files to ingest: .ndjson/.jsonl, .json or .csv, optionally .gz.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// What the files hold.
+    #[arg(long, default_value = "performance", value_parser = ["performance", "ai-usage", "logs", "deploys"])]
+    pub kind: String,
+    /// Records per transaction.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub batch_size: u64,
+    /// Output format for the summary.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+/// `tokpulse diagnose`
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// Diagnose as of this instant (RFC 3339); default now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// Exit with code 4 when findings are open.
+    #[arg(long)]
+    pub fail_on_findings: bool,
+}
+
+/// `tokpulse init`
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(long, default_value = "tokpulse.toml")]
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `tokpulse config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate the config (file + environment) and print the result.
+    Check,
+}
+
+/// `tokpulse keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (once: only its hash is stored).
+    Create {
+        /// What the key may do: service (everything), authenticated (read embeddings), anon.
+        #[arg(long, value_parser = ["service", "authenticated", "anon"])]
+        role: String,
+        /// A name to recognise it by.
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+    /// List keys (never the keys themselves).
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        /// The id from `tokpulse keys list`.
+        id: i64,
+    },
+}
+
+/// `tokpulse actions …`
+#[derive(Debug, Subcommand)]
+pub enum ActionsCommand {
+    /// List actions, newest first.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+}
+
+/// `tokpulse bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Ingest throughput of NDJSON performance records (parse, validate, guard, SQLite) against
+    /// a plain batched INSERT of the same rows, measured in the same run.
+    Ingest {
+        /// Records to ingest.
+        #[arg(long, default_value_t = 200_000)]
+        records: usize,
+        /// Records per batch (one request, one transaction).
+        #[arg(long, default_value_t = 5000)]
+        batch_size: usize,
+        /// Repetitions; the best of each is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}

@@ -1,0 +1,477 @@
+//! `tokpulse.toml`: parsed in two stages. The file (plus `TOKPULSE_*` overrides) becomes a
+//! [`Config`] through serde with `deny_unknown_fields`; then [`Config::validate`] reports every
+//! problem at once, each with its key path. Secrets are never read from the file: they come from
+//! the environment only (`TOKPULSE_DATABASE_URL`, and the variables later sinks name).
+//!
+//! The environment is passed in as a map so that tests never touch the process environment.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use tokpulse_analyze::AnalyzersConfig;
+use tokpulse_guard::GuardConfig;
+
+/// The default config file name, looked for in the working directory.
+pub const DEFAULT_FILE: &str = "tokpulse.toml";
+
+/// Environment variables that carry secrets; never read from the file.
+pub const ENV_DATABASE_URL: &str = "TOKPULSE_DATABASE_URL";
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the SQLite file and the outbox live.
+    pub data_dir: PathBuf,
+    /// The HTTP API.
+    pub server: ServerConfig,
+    /// Connection settings (the URL itself comes from the environment).
+    pub database: DatabaseConfig,
+    /// The privacy guard's policy.
+    pub guard: GuardConfig,
+    /// When diagnosis runs in `serve`.
+    pub diagnosis: DiagnosisConfig,
+    /// Each analyzer's settings.
+    pub analyzers: AnalyzersConfig,
+    /// The local outbox sink.
+    pub outbox: OutboxConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./tokpulse-data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            guard: GuardConfig::default(),
+            diagnosis: DiagnosisConfig::default(),
+            analyzers: AnalyzersConfig::default(),
+            outbox: OutboxConfig::default(),
+        }
+    }
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Largest request body accepted, before and after gzip decompression.
+    pub max_body_bytes: usize,
+    /// A request taking longer is answered with 503.
+    pub request_timeout_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 8 * 1024 * 1024,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { max_connections: 8 }
+    }
+}
+
+/// `[diagnosis]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiagnosisConfig {
+    /// Seconds between diagnosis runs in `serve`.
+    pub interval_secs: u64,
+    /// Deliveries are given up (parked) after this many failed attempts.
+    pub max_delivery_attempts: u32,
+}
+
+impl Default for DiagnosisConfig {
+    fn default() -> Self {
+        DiagnosisConfig {
+            interval_secs: 60,
+            max_delivery_attempts: 8,
+        }
+    }
+}
+
+/// `[outbox]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Whether findings are written to the outbox.
+    pub enabled: bool,
+    /// Its folder; relative paths are under `data_dir`.
+    pub dir: PathBuf,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            enabled: true,
+            dir: PathBuf::from("outbox"),
+        }
+    }
+}
+
+impl Config {
+    /// Every problem with the values, each as `key.path: reason`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if self.data_dir.as_os_str().is_empty() {
+            errors.push("data_dir: must not be empty".to_string());
+        }
+        if let Err(e) = self.server.listen.parse::<SocketAddr>() {
+            errors.push(format!(
+                "server.listen: expected an address such as \"127.0.0.1:8080\", got {:?} ({e})",
+                self.server.listen
+            ));
+        }
+        if self.server.max_body_bytes < 1024 {
+            errors.push(format!(
+                "server.max_body_bytes: must be at least 1024, got {}",
+                self.server.max_body_bytes
+            ));
+        }
+        if self.server.request_timeout_secs == 0 {
+            errors.push("server.request_timeout_secs: must be > 0, got 0".to_string());
+        }
+        if self.database.max_connections == 0 {
+            errors.push("database.max_connections: must be > 0, got 0".to_string());
+        }
+        if self.diagnosis.interval_secs == 0 {
+            errors.push("diagnosis.interval_secs: must be > 0, got 0".to_string());
+        }
+        if self.diagnosis.max_delivery_attempts == 0 {
+            errors.push("diagnosis.max_delivery_attempts: must be > 0, got 0".to_string());
+        }
+        errors.extend(self.analyzers.validate());
+        errors
+    }
+
+    /// The outbox folder, resolved against `data_dir`.
+    pub fn outbox_dir(&self) -> PathBuf {
+        if self.outbox.dir.is_absolute() {
+            self.outbox.dir.clone()
+        } else {
+            self.data_dir.join(&self.outbox.dir)
+        }
+    }
+}
+
+/// A config that could not be loaded: the file, then every problem.
+#[derive(Debug)]
+pub struct ConfigError {
+    /// The file (or `defaults` when there was none).
+    pub source_name: String,
+    /// Each problem, `key.path: reason`.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration in {}:", self.source_name)?;
+        for p in &self.problems {
+            write!(f, "\n  {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Loads the config: `path` if given (it must exist), else `tokpulse.toml` in the working
+/// directory if present, else the defaults; then applies `TOKPULSE_*` overrides from `env`.
+pub fn load(path: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+    let (name, text) = match path {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => (p.display().to_string(), t),
+            Err(e) => {
+                return Err(ConfigError {
+                    source_name: p.display().to_string(),
+                    problems: vec![format!("cannot read the file: {e}")],
+                });
+            }
+        },
+        None if Path::new(DEFAULT_FILE).exists() => {
+            let t = std::fs::read_to_string(DEFAULT_FILE).map_err(|e| ConfigError {
+                source_name: DEFAULT_FILE.into(),
+                problems: vec![format!("cannot read the file: {e}")],
+            })?;
+            (DEFAULT_FILE.to_string(), t)
+        }
+        None => ("defaults".to_string(), String::new()),
+    };
+    parse(&name, &text, env)
+}
+
+/// Parses config text named `name`, applying overrides from `env`.
+pub fn parse(
+    name: &str,
+    text: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<Config, ConfigError> {
+    let err = |problems: Vec<String>| ConfigError {
+        source_name: name.to_string(),
+        problems,
+    };
+    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        err(vec![e.to_string().trim_end().replace('\n', "\n  ")])
+    })?;
+    let overridden = apply_env(&mut table, env).map_err(|p| err(vec![p]))?;
+    let config: Config = serde_path_to_error::deserialize(table).map_err(|e| {
+        let path = e.path().to_string();
+        let via = overridden
+            .iter()
+            .find(|(k, _)| *k == path)
+            .map(|(_, var)| format!(" (from {var})"))
+            .unwrap_or_default();
+        let reason = e.into_inner().to_string();
+        if path == "." {
+            err(vec![reason])
+        } else {
+            err(vec![format!("{path}{via}: {reason}")])
+        }
+    })?;
+    let problems = config.validate();
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(err(problems))
+    }
+}
+
+/// Every leaf key of the default config, as dotted paths (`server.listen`).
+fn known_keys() -> Vec<String> {
+    fn walk(prefix: &str, v: &toml::Value, out: &mut Vec<String>) {
+        match v {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&p, v, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+    let v = toml::Value::try_from(Config::default()).expect("the default config serializes");
+    let mut out = Vec::new();
+    walk("", &v, &mut out);
+    out
+}
+
+/// The variable that overrides a key: `server.listen` → `TOKPULSE_SERVER_LISTEN`.
+pub fn env_name(key: &str) -> String {
+    format!("TOKPULSE_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+/// Applies `TOKPULSE_*` overrides; returns `(key, variable)` for each one applied.
+fn apply_env(
+    table: &mut toml::Table,
+    env: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, String> {
+    let mut applied = Vec::new();
+    for key in known_keys() {
+        let var = env_name(&key);
+        let Some(raw) = env.get(&var) else { continue };
+        // A value that parses as TOML (number, boolean, array, quoted string) is taken as
+        // such; anything else is a plain string.
+        let value = format!("v = {raw}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.clone()));
+        let mut parts: Vec<&str> = key.split('.').collect();
+        let last = parts.pop().expect("keys are not empty");
+        let mut t = &mut *table;
+        for p in parts {
+            let entry = t
+                .entry(p.to_string())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            t = entry
+                .as_table_mut()
+                .ok_or_else(|| format!("{key} (from {var}): `{p}` is not a table in the file"))?;
+        }
+        t.insert(last.to_string(), value);
+        applied.push((key, var));
+    }
+    Ok(applied)
+}
+
+/// The commented default file `tokpulse init` writes.
+pub fn default_file() -> String {
+    let a = AnalyzersConfig::default();
+    let rh = &a.route_health;
+    let d = Config::default();
+    let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_else(|| "\"off\"".into());
+    format!(
+        r#"# TokPulse configuration.
+#
+# Every key can be overridden by an environment variable named after it:
+# server.listen -> TOKPULSE_SERVER_LISTEN, analyzers.route_health.min_requests ->
+# TOKPULSE_ANALYZERS_ROUTE_HEALTH_MIN_REQUESTS.
+#
+# Secrets never go in this file. They come from the environment only:
+#   TOKPULSE_DATABASE_URL   PostgreSQL URL (postgres://user:pass@host/db); unset = SQLite
+#   (later sinks name their own token variables)
+
+# Where the SQLite database (tokpulse.db) and the outbox live.
+data_dir = "{data_dir}"
+
+[server]
+# Address of the HTTP API (`tokpulse serve`).
+listen = "{listen}"
+# Largest request body, before and after gzip decompression (bytes).
+max_body_bytes = {max_body}
+# Requests taking longer are answered with 503.
+request_timeout_secs = {timeout}
+
+[database]
+# PostgreSQL connection pool size (SQLite manages its own).
+max_connections = {max_conn}
+
+[guard]
+# What the privacy guard does with secrets (API keys, tokens, passwords) and with email
+# addresses: "redact" (replace with [EMAIL], [GITHUB_TOKEN]...) or "block" (refuse the record).
+secrets = "redact"
+emails = "redact"
+# Email domains kept as they are.
+allow_email_domains = []
+
+[diagnosis]
+# Seconds between diagnosis runs in `tokpulse serve`.
+interval_secs = {interval}
+# A delivery is parked after this many failed attempts (`tokpulse actions` shows them).
+max_delivery_attempts = {attempts}
+
+[analyzers.route_health]
+# p95 latency and error rate per service and route, over the latest window, against the
+# thresholds below and against the window before it.
+window_minutes = {window}
+# Routes with fewer requests in a window are not judged: three slow requests page nobody.
+min_requests = {min_requests}
+# Relative change from the previous window that counts (0.2 = more than 20%).
+max_deviation = {max_dev}
+# Absolute limits (p95 in ms; error rate 0.05 = 5%); "off" turns one off.
+p95_threshold_ms = {p95}
+error_rate_threshold = {err}
+# An error rate below this is never a spike, however much it grew.
+min_error_rate = {min_err}
+# A p95 increase smaller than this many milliseconds is never a regression.
+min_p95_increase_ms = {min_inc}
+
+[outbox]
+# Every new finding becomes a Markdown issue draft plus a JSONL record here.
+enabled = true
+dir = "outbox"
+"#,
+        data_dir = d.data_dir.display(),
+        listen = d.server.listen,
+        max_body = d.server.max_body_bytes,
+        timeout = d.server.request_timeout_secs,
+        max_conn = d.database.max_connections,
+        interval = d.diagnosis.interval_secs,
+        attempts = d.diagnosis.max_delivery_attempts,
+        window = rh.window_minutes,
+        min_requests = rh.min_requests,
+        max_dev = rh.max_deviation,
+        p95 = opt(rh.p95_threshold_ms),
+        err = opt(rh.error_rate_threshold),
+        min_err = rh.min_error_rate,
+        min_inc = rh.min_p95_increase_ms,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_default_file_parses_to_the_defaults() {
+        let c = parse("tokpulse.toml", &default_file(), &env(&[])).unwrap();
+        assert_eq!(c, Config::default());
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        assert_eq!(parse("x", "", &env(&[])).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_path() {
+        let e = parse("t.toml", "[server]\nlisten = \"127.0.0.1:1\"\nlistn = 3\n", &env(&[]))
+            .unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("t.toml"), "{s}");
+        assert!(s.contains("server.listn") || s.contains("listn"), "{s}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let e = parse("t.toml", "[diagnosis]\ninterval_secs = \"soon\"\n", &env(&[])).unwrap_err();
+        assert!(e.to_string().contains("diagnosis.interval_secs"), "{e}");
+    }
+
+    #[test]
+    fn every_invalid_value_is_reported_at_once() {
+        let text = "[server]\nlisten = \"nowhere\"\n[diagnosis]\ninterval_secs = 0\n";
+        let e = parse("t.toml", text, &env(&[])).unwrap_err();
+        assert_eq!(e.problems.len(), 2, "{e}");
+        assert!(e.problems[0].starts_with("server.listen:"), "{e}");
+        assert!(e.problems[1].starts_with("diagnosis.interval_secs:"), "{e}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let c = parse(
+            "t.toml",
+            "[server]\nlisten = \"127.0.0.1:1\"\n",
+            &env(&[
+                ("TOKPULSE_SERVER_LISTEN", "0.0.0.0:9000"),
+                ("TOKPULSE_ANALYZERS_ROUTE_HEALTH_MIN_REQUESTS", "7"),
+                ("TOKPULSE_DATA_DIR", "/tmp/x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, "0.0.0.0:9000");
+        assert_eq!(c.analyzers.route_health.min_requests, 7);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn a_bad_override_names_its_variable() {
+        let e = parse("t.toml", "", &env(&[("TOKPULSE_DIAGNOSIS_INTERVAL_SECS", "often")]))
+            .unwrap_err();
+        assert!(e.to_string().contains("TOKPULSE_DIAGNOSIS_INTERVAL_SECS"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_not_keys() {
+        let e = parse("t.toml", "database_url = \"postgres://u:p@h/db\"\n", &env(&[])).unwrap_err();
+        assert!(e.to_string().contains("database_url"), "{e}");
+    }
+}

@@ -1,0 +1,119 @@
+//! The CLI in a temporary folder.
+
+use crate::common::{TestCommand, ndjson, perf};
+
+#[test]
+fn init_writes_a_config_that_loads() {
+    let t = TestCommand::new();
+    t.expect(&["init"], 0);
+    let text = std::fs::read_to_string(t.path().join("tokpulse.toml")).unwrap();
+    assert!(text.contains("TOKPULSE_DATABASE_URL"), "the file says where secrets come from");
+    let (_, stderr) = t.expect(&["init"], 2);
+    assert!(stderr.contains("--force"), "{stderr}");
+    t.expect(&["init", "--force"], 0);
+    let (stdout, _) = t.expect(&["config", "check"], 0);
+    assert!(stdout.contains("configuration is valid"));
+}
+
+#[test]
+fn an_invalid_config_is_refused_with_file_key_and_reason() {
+    let t = TestCommand::new();
+    std::fs::write(
+        t.path().join("tokpulse.toml"),
+        "[analyzers.route_health]\nmax_deviation = -1\n[server]\nlisten = \"here\"\n",
+    )
+    .unwrap();
+    let (_, stderr) = t.expect(&["migrate"], 2);
+    assert!(stderr.contains("tokpulse.toml"), "{stderr}");
+    assert!(stderr.contains("analyzers.route_health.max_deviation"), "{stderr}");
+    assert!(stderr.contains("server.listen"), "{stderr}");
+
+    std::fs::write(t.path().join("tokpulse.toml"), "[server]\nlisten_on = 1\n").unwrap();
+    let (_, stderr) = t.expect(&["config", "check"], 2);
+    assert!(stderr.contains("listen_on"), "{stderr}");
+}
+
+#[test]
+fn environment_overrides_reach_the_config() {
+    let mut t = TestCommand::new();
+    t.env.push(("TOKPULSE_SERVER_LISTEN".into(), "127.0.0.1:9999".into()));
+    let (stdout, _) = t.expect(&["config", "check"], 0);
+    assert!(stdout.contains("127.0.0.1:9999"), "{stdout}");
+}
+
+#[test]
+fn keys_are_printed_once_and_listed_without_the_secret() {
+    let t = TestCommand::new();
+    let key = t.create_key("service");
+    assert!(key.starts_with("tpk_"), "{key}");
+    let (list, _) = t.expect(&["keys", "list", "--format", "json"], 0);
+    assert!(!list.contains(&key));
+    assert!(list.contains("\"role\": \"service\""), "{list}");
+    t.expect(&["keys", "revoke", "1"], 0);
+    t.expect(&["keys", "revoke", "1"], 1);
+    let out = t.run(&["keys", "create", "--role", "admin"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn ingest_files_reports_rejects_and_skips_duplicates() {
+    let t = TestCommand::new();
+    let mut bad = perf("f2", 200, 1.0);
+    bad["duration_ms"] = serde_json::json!(-5);
+    let data = ndjson(&[perf("f1", 200, 1.0), bad, perf("f3", 503, 2.0)]);
+    std::fs::write(t.path().join("requests.ndjson"), &data).unwrap();
+    std::fs::write(
+        t.path().join("more.csv"),
+        "id,timestamp,service,route,method,status_code,duration_ms\n\
+         c1,2026-11-25T10:00:00Z,api,/x,GET,200,12.5\n",
+    )
+    .unwrap();
+    let (stdout, stderr) = t.expect(&["ingest", "requests.ndjson", "more.csv"], 3);
+    assert!(stdout.contains("requests.ndjson: 2 accepted, 0 duplicates, 1 rejected"), "{stdout}");
+    assert!(stdout.contains("more.csv: 1 accepted"), "{stdout}");
+    assert!(stderr.contains("record 1: field `duration_ms`"), "{stderr}");
+    let (stdout, _) = t.expect(&["ingest", "requests.ndjson"], 3);
+    assert!(stdout.contains("0 accepted, 2 duplicates"), "{stdout}");
+
+    let (_, stderr) = t.expect(&["ingest", "notes.txt"], 2);
+    assert!(stderr.contains("unknown format"), "{stderr}");
+}
+
+#[test]
+fn demo_finds_the_injected_regression_and_error_spike() {
+    let t = TestCommand::new();
+    let (stdout, stderr) = t.expect(&["demo", "--requests", "120000", "--format", "json"], 0);
+    let v: serde_json::Value =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}\n{stderr}"));
+    let findings = v["findings"].as_array().unwrap();
+    let found = |kind: &str, service: &str, route: &str| {
+        findings.iter().find(|f| {
+            f["finding"]["kind"] == kind
+                && f["finding"]["service"] == service
+                && f["finding"]["route"] == route
+        })
+    };
+    let latency = found("latency_regression", "api", "GET /api/search")
+        .unwrap_or_else(|| panic!("no latency finding: {stdout}"));
+    assert_eq!(latency["finding"]["cause"]["version"], "v2.14.0", "{latency}");
+    let errors = found("error_spike", "web", "POST /checkout")
+        .unwrap_or_else(|| panic!("no error finding: {stdout}"));
+    assert_eq!(errors["finding"]["cause"]["version"], "v5.3.1", "{errors}");
+    assert_eq!(findings.len(), 2, "only the injected problems: {stdout}");
+
+    let outbox = t.path().join("tokpulse-data/demo/outbox");
+    let issues: Vec<_> = std::fs::read_dir(outbox.join("issues")).unwrap().collect();
+    assert_eq!(issues.len(), 2);
+    let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), 2);
+    // Nothing personal was stored.
+    let db = std::fs::read(t.path().join("tokpulse-data/demo/tokpulse.db")).unwrap();
+    let db = String::from_utf8_lossy(&db);
+    assert!(!db.contains("jane.doe@example.org"));
+    assert!(!db.contains("sk-proj-Zx81"));
+
+    // The human output names the table and the outbox.
+    let (stdout, _) = t.expect(&["demo", "--requests", "120000"], 0);
+    assert!(stdout.contains("GET /api/search"), "{stdout}");
+    assert!(stdout.contains("outbox"), "{stdout}");
+}

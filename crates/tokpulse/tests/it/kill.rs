@@ -1,0 +1,131 @@
+//! `tokpulse serve` killed while clients stream batches: every acknowledged batch survives.
+
+use crate::common::{TestCommand, client, ndjson, perf};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokpulse_core::RecordKind;
+use tokpulse_store::{SqliteStore, Store};
+
+/// Starts `tokpulse serve` on a free port; returns the child and its base URL.
+fn start(t: &TestCommand) -> (Child, String) {
+    let mut child = t
+        .command(&["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = lines
+        .next()
+        .expect("serve prints its address")
+        .expect("readable");
+    let base = line
+        .strip_prefix("tokpulse listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+    (child, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_loses_no_acknowledged_batch() {
+    let t = TestCommand::new();
+    let key = t.create_key("service");
+    let (mut child, base) = start(&t);
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+
+    let mut clients = Vec::new();
+    for c in 0..4 {
+        let (base, key, acked) = (base.clone(), key.clone(), acked.clone());
+        clients.push(tokio::spawn(async move {
+            for b in 0.. {
+                let ids: Vec<String> = (0..200).map(|i| format!("k{c}-{b}-{i}")).collect();
+                let body = ndjson(&ids.iter().map(|id| perf(id, 200, 5.0)).collect::<Vec<_>>());
+                let resp = client()
+                    .post(format!("{base}/v1/ingest/performance"))
+                    .bearer_auth(&key)
+                    .header("content-type", "application/x-ndjson")
+                    .body(body)
+                    .send()
+                    .await;
+                match resp {
+                    Ok(r) if r.status() == 200 => {
+                        // Acknowledged only when the body says so.
+                        if let Ok(v) = r.json::<serde_json::Value>().await
+                            && v["accepted"] == 200
+                        {
+                            acked.lock().unwrap().extend(ids);
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        }));
+    }
+    // Let batches flow, then kill the server without warning.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while acked.lock().unwrap().len() < 20_000 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+    for c in clients {
+        let _ = c.await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 1000, "too few batches acknowledged: {}", acked.len());
+
+    // The database opens cleanly and holds every acknowledged record.
+    let store = SqliteStore::open(&t.path().join("tokpulse-data"))
+        .await
+        .expect("reopens");
+    store.migrate().await.expect("migrations are fine");
+    let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(check, "ok");
+    for id in &acked {
+        assert!(
+            store.has_record(RecordKind::Performance, id).await.unwrap(),
+            "acknowledged record {id} was lost"
+        );
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sigterm_finishes_cleanly() {
+    let t = TestCommand::new();
+    let key = t.create_key("service");
+    let (mut child, base) = start(&t);
+    let r = client()
+        .post(format!("{base}/v1/ingest/performance"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!([perf("t1", 200, 1.0)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY-free: plain kill(2) through the command line tool.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert_eq!(status.code(), Some(0), "serve exits 0 on SIGTERM");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let store = SqliteStore::open(&t.path().join("tokpulse-data")).await.unwrap();
+    assert!(store.has_record(RecordKind::Performance, "t1").await.unwrap());
+    store.close().await;
+}

@@ -1,0 +1,148 @@
+//! The whole Event → Analysis → Action path on both stores: the demo's day goes in through the
+//! ingest path, diagnosis finds exactly the injected problems, the outbox gets one issue each,
+//! and running again neither duplicates findings nor files twice.
+
+use crate::common::{TestServer, client};
+use std::sync::Arc;
+use tokpulse::app::{App, open_store};
+use tokpulse::config::Config;
+use tokpulse_core::{FindingKind, FindingStatus, RecordKind};
+use tokpulse_ingest::Format;
+use tokpulse_store::testing::PgCluster;
+use tokpulse_store::{FindingChange, Store, StoreTarget, Table};
+
+async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
+    let mut config = Config::default();
+    config.outbox.dir = outbox.to_path_buf();
+    let app = App::new(&config, store.clone());
+    let end = chrono::DateTime::parse_from_rfc3339("2026-11-24T15:30:00Z")
+        .unwrap()
+        .to_utc();
+    let day = tokpulse::demo::generate(end, 60_000, 42, 5000);
+    for (kind, body) in &day.bodies {
+        let r = app
+            .ingestor
+            .ingest(*kind, Format::Ndjson, body.as_bytes())
+            .await
+            .unwrap();
+        assert!(r.rejected.is_empty(), "{:?}", r.rejected.first());
+    }
+    let perf = day.counts[0].1 as i64;
+    assert_eq!(store.count(Table::PerformanceMetrics).await.unwrap(), perf);
+
+    let run = app.engine.run(end).await.unwrap();
+    let mut seen: Vec<(FindingKind, String, String)> = run
+        .seen
+        .iter()
+        .map(|(_, f)| {
+            (
+                f.finding.kind,
+                f.finding.service.clone(),
+                f.finding.route.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            (FindingKind::LatencyRegression, "api".into(), "GET /api/search".into()),
+            (FindingKind::ErrorSpike, "web".into(), "POST /checkout".into()),
+        ],
+        "exactly the injected problems"
+    );
+    for (change, f) in &run.seen {
+        assert!(matches!(change, FindingChange::New { .. }));
+        let cause = f.finding.cause.as_ref().expect("the deploy is named");
+        let expected = if f.finding.service == "api" { "a1b2c3d4e5f6" } else { "9f8e7d6c5b4a" };
+        assert_eq!(cause.commit_sha.as_deref(), Some(expected));
+    }
+    assert_eq!(run.delivery.delivered, 2);
+    let issues = std::fs::read_dir(outbox.join("issues")).unwrap().count();
+    assert_eq!(issues, 2);
+
+    // Same problems a minute later: updated, not duplicated; nothing new is filed.
+    let later = end + chrono::Duration::minutes(1);
+    let run = app.engine.run(later).await.unwrap();
+    assert_eq!(run.seen.len(), 2);
+    assert!(run.seen.iter().all(|(c, f)| matches!(c, FindingChange::Updated { .. }) && f.occurrences == 2));
+    assert_eq!(run.queued, 0);
+    assert_eq!(store.count(Table::Findings).await.unwrap(), 2);
+    assert_eq!(std::fs::read_dir(outbox.join("issues")).unwrap().count(), 2);
+
+    // A day later there is no traffic in the window: the findings stop and are resolved.
+    let run = app.engine.run(end + chrono::Duration::days(1)).await.unwrap();
+    assert_eq!(run.resolved.len(), 2);
+    assert!(store.findings(Some(FindingStatus::Open), 10).await.unwrap().is_empty());
+    let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), 4, "two opens and two resolutions:\n{jsonl}");
+    // No customer email reached the store.
+    assert!(store.has_record(RecordKind::Deploys, "deploy-api-2140").await.unwrap());
+    let deploys = store
+        .deployments(tokpulse_core::Window { start: end - chrono::Duration::days(2), end })
+        .await
+        .unwrap();
+    assert!(deploys.iter().all(|d| !d.author.as_deref().unwrap_or("").contains('@')));
+}
+
+#[tokio::test]
+async fn pipeline_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_store(&StoreTarget::Sqlite { data_dir: dir.path().join("db") })
+        .await
+        .unwrap();
+    scenario(store.clone(), &dir.path().join("outbox")).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn pipeline_on_postgres() {
+    let url = PgCluster::shared().create_database("pipeline").await;
+    let store = open_store(&StoreTarget::Postgres { url, max_connections: 4 })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    scenario(store.clone(), &dir.path().join("outbox")).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn http_ingest_on_postgres() {
+    let url = PgCluster::shared().create_database("http_ingest").await;
+    let store = open_store(&StoreTarget::Postgres { url, max_connections: 4 })
+        .await
+        .unwrap();
+    let s = TestServer::on(Config::default(), store, None).await;
+    let body: String = (0..50)
+        .map(|i| {
+            format!(
+                "{}\n",
+                crate::common::perf(&format!("pg{i}"), if i % 10 == 0 { 503 } else { 200 }, 10.0 + i as f64)
+            )
+        })
+        .collect();
+    for expected in [(50, 0), (0, 50)] {
+        let r = client()
+            .post(s.url("/v1/ingest/performance"))
+            .bearer_auth(&s.keys.service)
+            .header("content-type", "application/x-ndjson")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(expected.0), Some(expected.1)));
+    }
+    let r = client()
+        .post(s.url("/v1/ingest/performance"))
+        .bearer_auth(&s.keys.anon)
+        .json(&serde_json::json!([]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let health: serde_json::Value = client().get(s.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["backend"], "postgres");
+    assert_eq!(s.store.count(Table::PerformanceMetrics).await.unwrap(), 50);
+}
