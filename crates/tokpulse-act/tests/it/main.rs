@@ -4,4 +4,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod fake_store;
+mod sqlite;
 mod worker;
