@@ -1,5 +1,7 @@
-//! Throughput of the CPU side of ingest: parse + validate, and parse + validate + guard, on
-//! deterministic NDJSON performance records (the hot path of `POST /v1/ingest/performance`).
+//! Throughput of ingest on deterministic NDJSON performance records (the hot path of
+//! `POST /v1/ingest/performance`): parse + validate, + guard, and the whole path into a fresh
+//! SQLite store next to a plain batched INSERT of the same rows (`tokpulse bench ingest` in the
+//! binary reports the same comparison with the binary's own data).
 //!
 //! ```text
 //! cargo bench -p tokpulse-ingest --bench ingest
@@ -9,10 +11,12 @@
 //! argument runs only the stages whose name contains it (`cargo bench … -- guard`).
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokpulse_core::RecordKind;
 use tokpulse_guard::{Guard, GuardConfig};
-use tokpulse_ingest::{Format, ParsedBatch, parse};
+use tokpulse_ingest::{Format, Ingestor, ParsedBatch, parse};
+use tokpulse_store::{SqliteStore, Store};
 
 /// A small deterministic generator (64-bit LCG), so every run sees the same body.
 struct Lcg(u64);
@@ -131,9 +135,82 @@ fn main() {
         report(stage, N, body.len(), d);
     }
 
+    let stage = "sqlite: plain INSERT vs ingest";
+    if run(stage) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        rt.block_on(sqlite(&body, &guard));
+    }
+
     let stage = "json array: parse + validate";
     if run(stage) {
         let d = best_of(10, || drop(black_box(parse_perf(Format::Json, &json))));
         report(stage, N, json.len(), d);
     }
+}
+
+/// Plain batched INSERT of the parsed rows (1000 rows per statement, one transaction per
+/// 10 000-record body) against `Ingestor::ingest` of the NDJSON body, each on a fresh database.
+async fn sqlite(body: &str, guard: &Guard) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let parsed = parse(RecordKind::Performance, Format::Ndjson, body.as_bytes()).expect("valid");
+    let ParsedBatch::Performance(rows) = parsed.batch else {
+        unreachable!("parsed as performance")
+    };
+    let n = rows.len();
+    let mut best_plain = Duration::MAX;
+    let mut best_ingest = Duration::MAX;
+    for round in 0..3 {
+        let store = SqliteStore::open(&dir.path().join(format!("plain-{round}")))
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        let t = Instant::now();
+        let mut tx = store.pool().begin().await.expect("begin");
+        for chunk in rows.chunks(1000) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO performance_metrics (record_id, ts, service, method, route, \
+                 status_code, duration_ms, environment, platform, attributes) ",
+            );
+            q.push_values(chunk, |mut b, (_, r)| {
+                b.push_bind(r.id.as_str())
+                    .push_bind(r.timestamp.timestamp_millis())
+                    .push_bind(r.service.as_str())
+                    .push_bind(r.method.as_str())
+                    .push_bind(r.route.as_str())
+                    .push_bind(i64::from(r.status_code))
+                    .push_bind(r.duration_ms)
+                    .push_bind(r.environment.as_str())
+                    .push_bind(r.platform.map(|p| p.as_str()))
+                    .push_bind(serde_json::to_string(&r.attributes).expect("JSON"));
+            });
+            q.build().execute(&mut *tx).await.expect("insert");
+        }
+        tx.commit().await.expect("commit");
+        best_plain = best_plain.min(t.elapsed());
+        store.close().await;
+
+        let store = SqliteStore::open(&dir.path().join(format!("ingest-{round}")))
+            .await
+            .expect("open");
+        store.migrate().await.expect("migrate");
+        let store = Arc::new(store);
+        let ingestor = Ingestor::new(Arc::new(guard.clone()), store.clone());
+        let t = Instant::now();
+        let report = ingestor
+            .ingest(RecordKind::Performance, Format::Ndjson, body.as_bytes())
+            .await
+            .expect("ingest");
+        best_ingest = best_ingest.min(t.elapsed());
+        assert_eq!(report.accepted as usize, n);
+        store.close().await;
+    }
+    report("sqlite: plain batched INSERT", n, body.len(), best_plain);
+    report("sqlite: ingest (whole path)", n, body.len(), best_ingest);
+    println!(
+        "ingest / plain INSERT = {:.2} (target >= 0.50)",
+        best_plain.as_secs_f64() / best_ingest.as_secs_f64()
+    );
 }

@@ -86,7 +86,7 @@ impl Ingestor {
         format: Format,
         body: &[u8],
     ) -> Result<IngestReport, IngestError> {
-        let parsed = parse(kind, format, body)?;
+        let parsed = off_the_reactor(body.len() > HEAVY_BODY_BYTES, || parse(kind, format, body))?;
         self.store_parsed(parsed).await
     }
 
@@ -100,18 +100,21 @@ impl Ingestor {
         } = parsed;
         let latest = (self.clock)() + MAX_FUTURE;
         let mut repeated = 0u64;
-        let mut screen = Screen {
-            guard: &self.guard,
-            latest,
-            rejected: &mut rejected,
-            repeated: &mut repeated,
-        };
-        let batch = match batch {
-            ParsedBatch::Performance(v) => Batch::Performance(screen.run(v)),
-            ParsedBatch::AiUsage(v) => Batch::AiUsage(screen.run(v)),
-            ParsedBatch::Logs(v) => Batch::Logs(screen.run(v)),
-            ParsedBatch::Deploys(v) => Batch::Deploys(screen.run(v)),
-        };
+        let heavy = batch.len() > HEAVY_BATCH_RECORDS;
+        let batch = off_the_reactor(heavy, || {
+            let mut screen = Screen {
+                guard: &self.guard,
+                latest,
+                rejected: &mut rejected,
+                repeated: &mut repeated,
+            };
+            match batch {
+                ParsedBatch::Performance(v) => Batch::Performance(screen.run(v)),
+                ParsedBatch::AiUsage(v) => Batch::AiUsage(screen.run(v)),
+                ParsedBatch::Logs(v) => Batch::Logs(screen.run(v)),
+                ParsedBatch::Deploys(v) => Batch::Deploys(screen.run(v)),
+            }
+        });
         rejected.sort_by_key(|r| r.index);
         let mut report = IngestReport {
             accepted: 0,
@@ -129,6 +132,25 @@ impl Ingestor {
     /// The store this ingestor writes to.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+}
+
+/// Bodies larger than this are parsed with [`off_the_reactor`] (about 300 records: 0.5 ms).
+const HEAVY_BODY_BYTES: usize = 64 * 1024;
+/// Batches larger than this are guarded with [`off_the_reactor`].
+const HEAVY_BATCH_RECORDS: usize = 256;
+
+/// Runs `f`, CPU-bound work of some milliseconds when `heavy`, without stalling the other tasks
+/// of a multi-threaded tokio runtime: `block_in_place` hands this worker's queue to another
+/// thread meanwhile. Light work, and work on any other executor, runs as it is.
+fn off_the_reactor<T>(heavy: bool, f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi_thread =
+        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if heavy && multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
     }
 }
 
@@ -575,6 +597,22 @@ pub(crate) mod tests {
         assert_eq!(l1["level"], "error");
         let l2 = store.get(RecordKind::Logs, "l2").unwrap().to_string();
         assert!(!l2.contains("hunter2"), "{l2}");
+    }
+
+    /// Large bodies leave the reactor on a multi-threaded runtime; the result is the same.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_large_body_on_a_multi_threaded_runtime() {
+        let (ing, store) = ingestor(GuardConfig::default());
+        let body: String = (0..2000)
+            .map(|i| perf(&format!("m{i}"), "") + "\n")
+            .collect();
+        assert!(body.len() > HEAVY_BODY_BYTES);
+        let r = ing
+            .ingest(RecordKind::Performance, Format::Ndjson, body.as_bytes())
+            .await
+            .unwrap();
+        assert_eq!((r.accepted, r.rejected.len()), (2000, 0));
+        assert_eq!(store.len(), 2000);
     }
 
     #[test]
