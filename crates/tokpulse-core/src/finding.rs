@@ -233,7 +233,9 @@ impl FromStr for FindingStatus {
         match s {
             "open" => Ok(FindingStatus::Open),
             "resolved" => Ok(FindingStatus::Resolved),
-            other => Err(crate::ValueError(format!("unknown finding status {other:?}"))),
+            other => Err(crate::ValueError(format!(
+                "unknown finding status {other:?}"
+            ))),
         }
     }
 }
@@ -265,8 +267,14 @@ mod tests {
     fn fingerprints_are_stable_and_separate_parts() {
         let a = Fingerprint::of(FindingKind::ErrorSpike, &["api", "GET /x"]);
         assert_eq!(a.as_str().len(), 24);
-        assert_eq!(a, Fingerprint::of(FindingKind::ErrorSpike, &["api", "GET /x"]));
-        assert_ne!(a, Fingerprint::of(FindingKind::LatencyRegression, &["api", "GET /x"]));
+        assert_eq!(
+            a,
+            Fingerprint::of(FindingKind::ErrorSpike, &["api", "GET /x"])
+        );
+        assert_ne!(
+            a,
+            Fingerprint::of(FindingKind::LatencyRegression, &["api", "GET /x"])
+        );
         assert_ne!(
             Fingerprint::of(FindingKind::ErrorSpike, &["ab", "c"]),
             Fingerprint::of(FindingKind::ErrorSpike, &["a", "bc"])

@@ -34,10 +34,9 @@ impl Label {
                 s.len()
             )));
         }
-        if let Some(c) = s
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '+')))
-        {
+        if let Some(c) = s.chars().find(|c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '/' | '+'))
+        }) {
             return Err(ValueError(format!(
                 "{c:?} is not allowed: use ASCII letters, digits and . _ - : / +, got {s:?}"
             )));

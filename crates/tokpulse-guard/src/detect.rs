@@ -149,20 +149,32 @@ impl Detector {
                 r"[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)*\.\p{L}{2,}",
                 0,
             ),
-            rule(Entity::OpenaiKey, r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}", 0),
+            rule(
+                Entity::OpenaiKey,
+                r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+                0,
+            ),
             rule(
                 Entity::GithubToken,
                 r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
                 0,
             ),
-            rule(Entity::AwsAccessKey, r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", 0),
+            rule(
+                Entity::AwsAccessKey,
+                r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
+                0,
+            ),
             rule(
                 Entity::Jwt,
                 r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}",
                 0,
             ),
             rule(Entity::SlackToken, r"\bxox[abposr]-[A-Za-z0-9-]{10,}", 0),
-            rule(Entity::BearerToken, r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})", 1),
+            rule(
+                Entity::BearerToken,
+                r"(?i)\bbearer\s+([A-Za-z0-9._~+/=-]{8,})",
+                1,
+            ),
             rule(
                 Entity::Secret,
                 r#"(?i)\b(?:password|passwd|pwd|secret|api[_-]?key|access[_-]?token|auth[_-]?token|client[_-]?secret|token)\b"?\s*[:=]\s*"?([^\s"',;&}\]]+)"#,
@@ -254,7 +266,8 @@ impl Detector {
         for (rule, _) in inner.rules.iter().zip(&wake).filter(|(_, w)| **w) {
             for caps in rule.re.captures_iter(text) {
                 if let Some(m) = caps.get(rule.group) {
-                    if text[m.start()..m.end()] == *rule.entity.mask() || m.as_str().starts_with('[')
+                    if text[m.start()..m.end()] == *rule.entity.mask()
+                        || m.as_str().starts_with('[')
                     {
                         continue;
                     }
@@ -301,7 +314,10 @@ mod tests {
 
     #[test]
     fn finds_each_entity() {
-        assert_eq!(found("to: Zoë.Ünal@exämple.de."), vec![(Entity::Email, "Zoë.Ünal@exämple.de")]);
+        assert_eq!(
+            found("to: Zoë.Ünal@exämple.de."),
+            vec![(Entity::Email, "Zoë.Ünal@exämple.de")]
+        );
         let gh = format!("ghp_{}", "a1B2".repeat(9));
         assert_eq!(found(&format!("token={gh}")).len(), 1);
         assert_eq!(found(&gh), vec![(Entity::GithubToken, gh.as_str())]);
@@ -317,11 +333,20 @@ mod tests {
             found("Authorization: Bearer abc.def-123456"),
             vec![(Entity::BearerToken, "abc.def-123456")]
         );
-        assert_eq!(found("db password=hunter22 ok"), vec![(Entity::Secret, "hunter22")]);
-        assert_eq!(found(r#"{"api_key": "zzzzzzzz"}"#), vec![(Entity::Secret, "zzzzzzzz")]);
+        assert_eq!(
+            found("db password=hunter22 ok"),
+            vec![(Entity::Secret, "hunter22")]
+        );
+        assert_eq!(
+            found(r#"{"api_key": "zzzzzzzz"}"#),
+            vec![(Entity::Secret, "zzzzzzzz")]
+        );
         assert_eq!(
             found("sk-proj-abcdefghijklmnopqrstuvwxyz012345"),
-            vec![(Entity::OpenaiKey, "sk-proj-abcdefghijklmnopqrstuvwxyz012345")]
+            vec![(
+                Entity::OpenaiKey,
+                "sk-proj-abcdefghijklmnopqrstuvwxyz012345"
+            )]
         );
     }
 
@@ -347,7 +372,16 @@ mod tests {
     #[test]
     fn never_panics_on_odd_text() {
         let d = Detector::new();
-        for t in ["", "@", "@@@.", "é@é.éé", "\u{0}\u{ffff}", "sk-", "bearer ", "password="] {
+        for t in [
+            "",
+            "@",
+            "@@@.",
+            "é@é.éé",
+            "\u{0}\u{ffff}",
+            "sk-",
+            "bearer ",
+            "password=",
+        ] {
             let _ = d.scan(t, None);
         }
     }

@@ -195,7 +195,10 @@ impl Guard {
         if spans.is_empty() {
             return Ok(0);
         }
-        if let Some(s) = spans.iter().find(|s| self.action(s.entity) == Action::Block) {
+        if let Some(s) = spans
+            .iter()
+            .find(|s| self.action(s.entity) == Action::Block)
+        {
             return Err(Blocked {
                 field: field.to_owned(),
                 entity: s.entity,
@@ -224,9 +227,14 @@ mod tests {
             emails: Action::Block,
             ..GuardConfig::default()
         });
-        let err = guard.redact_text("mail bob@corp.io now", "message").unwrap_err();
+        let err = guard
+            .redact_text("mail bob@corp.io now", "message")
+            .unwrap_err();
         let msg = err.to_string();
-        assert_eq!(msg, "field `message`: contains EMAIL, which the privacy policy blocks");
+        assert_eq!(
+            msg,
+            "field `message`: contains EMAIL, which the privacy policy blocks"
+        );
         assert!(!msg.contains("bob"));
     }
 

@@ -18,7 +18,14 @@ use tokpulse_store::{SqliteStore, Store};
 /// an email address in its attributes, as real checkout traffic does.
 pub fn bodies(records: usize, batch: usize) -> Vec<String> {
     let services = ["web", "api", "mobile-bff"];
-    let routes = ["/", "/products/:id", "/api/search", "/api/orders", "/checkout", "/v2/feed"];
+    let routes = [
+        "/",
+        "/products/:id",
+        "/api/search",
+        "/api/orders",
+        "/checkout",
+        "/v2/feed",
+    ];
     let mut out = Vec::new();
     let mut body = String::new();
     for i in 0..records {
@@ -47,7 +54,18 @@ pub fn bodies(records: usize, batch: usize) -> Vec<String> {
 }
 
 /// One row as the plain INSERT binds it.
-type Row = (String, i64, String, String, String, i64, f64, String, Option<String>, String);
+type Row = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    i64,
+    f64,
+    String,
+    Option<String>,
+    String,
+);
 
 fn rows(bodies: &[String]) -> anyhow::Result<Vec<Vec<Row>>> {
     bodies
@@ -113,8 +131,16 @@ async fn fresh_store(root: &std::path::Path, name: &str) -> anyhow::Result<Sqlit
 }
 
 /// Runs the benchmark and prints the figures.
-pub async fn ingest(config: &Config, records: usize, batch: usize, runs: usize) -> anyhow::Result<u8> {
-    anyhow::ensure!(records > 0 && batch > 0 && runs > 0, "records, batch size and runs must be > 0");
+pub async fn ingest(
+    config: &Config,
+    records: usize,
+    batch: usize,
+    runs: usize,
+) -> anyhow::Result<u8> {
+    anyhow::ensure!(
+        records > 0 && batch > 0 && runs > 0,
+        "records, batch size and runs must be > 0"
+    );
     let bodies = bodies(records, batch);
     let reference_rows = rows(&bodies)?;
     let guard = Arc::new(Guard::new(&config.guard));
@@ -126,7 +152,10 @@ pub async fn ingest(config: &Config, records: usize, batch: usize, runs: usize) 
         let plain = fresh_store(tmp.path(), &format!("plain-{run}")).await?;
         best_plain = best_plain.min(plain_insert(&plain, &reference_rows).await?);
         anyhow::ensure!(
-            plain.count(tokpulse_store::Table::PerformanceMetrics).await? == records as i64,
+            plain
+                .count(tokpulse_store::Table::PerformanceMetrics)
+                .await?
+                == records as i64,
             "the reference INSERT did not store every row"
         );
         plain.close().await;
@@ -142,14 +171,21 @@ pub async fn ingest(config: &Config, records: usize, batch: usize, runs: usize) 
                 .accepted;
         }
         best_ingest = best_ingest.min(started.elapsed());
-        anyhow::ensure!(accepted == records as u64, "the ingest path did not accept every record");
+        anyhow::ensure!(
+            accepted == records as u64,
+            "the ingest path did not accept every record"
+        );
         store.close().await;
 
         // The parts, alone.
         let started = Instant::now();
         let mut parsed = Vec::new();
         for body in &bodies {
-            parsed.push(tokpulse_ingest::parse(RecordKind::Performance, Format::Ndjson, body.as_bytes())?);
+            parsed.push(tokpulse_ingest::parse(
+                RecordKind::Performance,
+                Format::Ndjson,
+                body.as_bytes(),
+            )?);
         }
         best_parse = best_parse.min(started.elapsed());
         let started = Instant::now();
@@ -157,12 +193,20 @@ pub async fn ingest(config: &Config, records: usize, batch: usize, runs: usize) 
         for p in parsed {
             if let ParsedBatch::Performance(records) = p.batch {
                 for (_, r) in records {
-                    redactions += u64::from(guard.guard(r).map_err(|e| anyhow::anyhow!("{e}"))?.redactions());
+                    redactions += u64::from(
+                        guard
+                            .guard(r)
+                            .map_err(|e| anyhow::anyhow!("{e}"))?
+                            .redactions(),
+                    );
                 }
             }
         }
         best_guard = best_guard.min(started.elapsed());
-        anyhow::ensure!(redactions > 0, "the guard redacted nothing: the benchmark data is wrong");
+        anyhow::ensure!(
+            redactions > 0,
+            "the guard redacted nothing: the benchmark data is wrong"
+        );
     }
 
     let rate = |d: Duration| records as f64 / d.as_secs_f64();
@@ -172,15 +216,30 @@ pub async fn ingest(config: &Config, records: usize, batch: usize, runs: usize) 
     println!(
         "ingest benchmark: {records} NDJSON performance records, batches of {batch}, SQLite (WAL, synchronous=NORMAL), best of {runs}"
     );
-    println!("  plain batched INSERT          {:>12.0} records/s", rate(best_plain));
+    println!(
+        "  plain batched INSERT          {:>12.0} records/s",
+        rate(best_plain)
+    );
     println!(
         "  ingest path (parse, validate, guard, store) {:>12.0} records/s = {ratio:.2} x plain INSERT (target >= 0.50)",
         rate(best_ingest)
     );
     println!("  where an ingested record's time goes:");
-    println!("    parse + validate            {:>8.2} us", per(best_parse));
-    println!("    privacy guard               {:>8.2} us", per(best_guard));
-    println!("    store (insert_batch)        {:>8.2} us", per(store_part));
-    println!("    plain INSERT, for reference {:>8.2} us", per(best_plain));
+    println!(
+        "    parse + validate            {:>8.2} us",
+        per(best_parse)
+    );
+    println!(
+        "    privacy guard               {:>8.2} us",
+        per(best_guard)
+    );
+    println!(
+        "    store (insert_batch)        {:>8.2} us",
+        per(store_part)
+    );
+    println!(
+        "    plain INSERT, for reference {:>8.2} us",
+        per(best_plain)
+    );
     Ok(if ratio >= 0.5 { 0 } else { 1 })
 }

@@ -55,14 +55,21 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
         Command::Diagnose(a) => {
             let now = match &a.at {
                 Some(t) => chrono::DateTime::parse_from_rfc3339(t)
-                    .map_err(|e| Exit(2, format!("error: --at: expected RFC 3339 time, got {t:?} ({e})")))?
+                    .map_err(|e| {
+                        Exit(
+                            2,
+                            format!("error: --at: expected RFC 3339 time, got {t:?} ({e})"),
+                        )
+                    })?
                     .with_timezone(&chrono::Utc),
                 None => chrono::Utc::now(),
             };
             let store = open_store(&target()).await?;
             let app = App::new(&config, store.clone());
             let run = app.engine.run(now).await?;
-            let open = store.findings(Some(tokpulse_core::FindingStatus::Open), 1000).await?;
+            let open = store
+                .findings(Some(tokpulse_core::FindingStatus::Open), 1000)
+                .await?;
             store.close().await;
             match a.format {
                 OutputFormat::Json => println!(
@@ -92,7 +99,11 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
                     }
                 }
             }
-            Ok(if a.fail_on_findings && !open.is_empty() { 4 } else { 0 })
+            Ok(if a.fail_on_findings && !open.is_empty() {
+                4
+            } else {
+                0
+            })
         }
         Command::Keys(k) => {
             let store = open_store(&target()).await?;
@@ -107,7 +118,15 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&actions)?),
                 OutputFormat::Table => {
-                    let mut t = table(&["id", "finding", "sink", "kind", "status", "attempts", "where / last error"]);
+                    let mut t = table(&[
+                        "id",
+                        "finding",
+                        "sink",
+                        "kind",
+                        "status",
+                        "attempts",
+                        "where / last error",
+                    ]);
                     for a in &actions {
                         t.add_row(vec![
                             a.id.to_string(),
@@ -116,7 +135,10 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
                             a.kind.clone(),
                             a.status.as_str().to_string(),
                             a.attempts.to_string(),
-                            a.external_ref.clone().or(a.last_error.clone()).unwrap_or_default(),
+                            a.external_ref
+                                .clone()
+                                .or(a.last_error.clone())
+                                .unwrap_or_default(),
                         ]);
                     }
                     println!("{t}");
@@ -152,7 +174,9 @@ fn init(path: &std::path::Path, force: bool) -> anyhow::Result<u8> {
 async fn keys(store: &dyn tokpulse_store::Store, cmd: KeysCommand) -> anyhow::Result<u8> {
     match cmd {
         KeysCommand::Create { role, name } => {
-            let role: Role = role.parse().map_err(|e| Exit(2, format!("error: --role: {e}")))?;
+            let role: Role = role
+                .parse()
+                .map_err(|e| Exit(2, format!("error: --role: {e}")))?;
             let key = crate::keys::generate();
             let id = store
                 .create_api_key(&NewApiKey {
@@ -172,7 +196,15 @@ async fn keys(store: &dyn tokpulse_store::Store, cmd: KeysCommand) -> anyhow::Re
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&keys)?),
                 OutputFormat::Table => {
-                    let mut t = table(&["id", "name", "prefix", "role", "created", "last used", "revoked"]);
+                    let mut t = table(&[
+                        "id",
+                        "name",
+                        "prefix",
+                        "role",
+                        "created",
+                        "last used",
+                        "revoked",
+                    ]);
                     let ts = |t: Option<Timestamp>| {
                         t.map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                             .unwrap_or_default()
@@ -215,7 +247,9 @@ pub fn table(header: &[&str]) -> Table {
 
 /// Findings as a table.
 pub fn findings_table(findings: &[StoredFinding]) -> Table {
-    let mut t = table(&["severity", "kind", "service", "route", "finding", "cause", "seen"]);
+    let mut t = table(&[
+        "severity", "kind", "service", "route", "finding", "cause", "seen",
+    ]);
     for f in findings {
         let cause = f
             .finding

@@ -228,9 +228,9 @@ pub fn parse(
         source_name: name.to_string(),
         problems,
     };
-    let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        err(vec![e.to_string().trim_end().replace('\n', "\n  ")])
-    })?;
+    let mut table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| err(vec![e.to_string().trim_end().replace('\n', "\n  ")]))?;
     let overridden = apply_env(&mut table, env).map_err(|p| err(vec![p]))?;
     let config: Config = serde_path_to_error::deserialize(table).map_err(|e| {
         let path = e.path().to_string();
@@ -320,7 +320,10 @@ pub fn default_file() -> String {
     let a = AnalyzersConfig::default();
     let rh = &a.route_health;
     let d = Config::default();
-    let opt = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_else(|| "\"off\"".into());
+    let opt = |v: Option<f64>| {
+        v.map(|x| format!("{x}"))
+            .unwrap_or_else(|| "\"off\"".into())
+    };
     format!(
         r#"# TokPulse configuration.
 #
@@ -376,6 +379,9 @@ error_rate_threshold = {err}
 min_error_rate = {min_err}
 # A p95 increase smaller than this many milliseconds is never a regression.
 min_p95_increase_ms = {min_inc}
+# How unlikely, at the previous window's error rate, a rise in errors must be to count
+# (one-sided Poisson probability): a few unlucky errors page nobody.
+significance = {significance}
 
 [outbox]
 # Every new finding becomes a Markdown issue draft plus a JSONL record here.
@@ -396,6 +402,7 @@ dir = "outbox"
         err = opt(rh.error_rate_threshold),
         min_err = rh.min_error_rate,
         min_inc = rh.min_p95_increase_ms,
+        significance = rh.significance,
     )
 }
 
@@ -423,8 +430,12 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_and_path() {
-        let e = parse("t.toml", "[server]\nlisten = \"127.0.0.1:1\"\nlistn = 3\n", &env(&[]))
-            .unwrap_err();
+        let e = parse(
+            "t.toml",
+            "[server]\nlisten = \"127.0.0.1:1\"\nlistn = 3\n",
+            &env(&[]),
+        )
+        .unwrap_err();
         let s = e.to_string();
         assert!(s.contains("t.toml"), "{s}");
         assert!(s.contains("server.listn") || s.contains("listn"), "{s}");
@@ -432,7 +443,12 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_key() {
-        let e = parse("t.toml", "[diagnosis]\ninterval_secs = \"soon\"\n", &env(&[])).unwrap_err();
+        let e = parse(
+            "t.toml",
+            "[diagnosis]\ninterval_secs = \"soon\"\n",
+            &env(&[]),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("diagnosis.interval_secs"), "{e}");
     }
 
@@ -464,14 +480,26 @@ mod tests {
 
     #[test]
     fn a_bad_override_names_its_variable() {
-        let e = parse("t.toml", "", &env(&[("TOKPULSE_DIAGNOSIS_INTERVAL_SECS", "often")]))
-            .unwrap_err();
-        assert!(e.to_string().contains("TOKPULSE_DIAGNOSIS_INTERVAL_SECS"), "{e}");
+        let e = parse(
+            "t.toml",
+            "",
+            &env(&[("TOKPULSE_DIAGNOSIS_INTERVAL_SECS", "often")]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("TOKPULSE_DIAGNOSIS_INTERVAL_SECS"),
+            "{e}"
+        );
     }
 
     #[test]
     fn secrets_are_not_keys() {
-        let e = parse("t.toml", "database_url = \"postgres://u:p@h/db\"\n", &env(&[])).unwrap_err();
+        let e = parse(
+            "t.toml",
+            "database_url = \"postgres://u:p@h/db\"\n",
+            &env(&[]),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("database_url"), "{e}");
     }
 }

@@ -35,16 +35,106 @@ struct Route {
 }
 
 const ROUTES: &[Route] = &[
-    Route { service: "web", method: "GET", path: "/", platform: "web", share: 0.17, median_ms: 45.0, sigma: 0.45, error_rate: 0.001 },
-    Route { service: "web", method: "GET", path: "/products/:id", platform: "web", share: 0.15, median_ms: 80.0, sigma: 0.5, error_rate: 0.002 },
-    Route { service: "web", method: "POST", path: "/cart", platform: "web", share: 0.06, median_ms: 60.0, sigma: 0.4, error_rate: 0.002 },
-    Route { service: "web", method: "POST", path: "/checkout", platform: "web", share: 0.035, median_ms: 220.0, sigma: 0.45, error_rate: 0.004 },
-    Route { service: "api", method: "GET", path: "/api/search", platform: "api", share: 0.2, median_ms: 120.0, sigma: 0.5, error_rate: 0.002 },
-    Route { service: "api", method: "GET", path: "/api/products", platform: "api", share: 0.14, median_ms: 60.0, sigma: 0.4, error_rate: 0.001 },
-    Route { service: "api", method: "POST", path: "/api/orders", platform: "api", share: 0.05, median_ms: 150.0, sigma: 0.45, error_rate: 0.003 },
-    Route { service: "api", method: "GET", path: "/api/users/:id", platform: "api", share: 0.08, median_ms: 40.0, sigma: 0.4, error_rate: 0.001 },
-    Route { service: "mobile-bff", method: "GET", path: "/v2/feed", platform: "mobile", share: 0.075, median_ms: 110.0, sigma: 0.5, error_rate: 0.002 },
-    Route { service: "mobile-bff", method: "POST", path: "/v2/events", platform: "mobile", share: 0.03, median_ms: 25.0, sigma: 0.35, error_rate: 0.001 },
+    Route {
+        service: "web",
+        method: "GET",
+        path: "/",
+        platform: "web",
+        share: 0.17,
+        median_ms: 45.0,
+        sigma: 0.45,
+        error_rate: 0.001,
+    },
+    Route {
+        service: "web",
+        method: "GET",
+        path: "/products/:id",
+        platform: "web",
+        share: 0.15,
+        median_ms: 80.0,
+        sigma: 0.5,
+        error_rate: 0.002,
+    },
+    Route {
+        service: "web",
+        method: "POST",
+        path: "/cart",
+        platform: "web",
+        share: 0.06,
+        median_ms: 60.0,
+        sigma: 0.4,
+        error_rate: 0.002,
+    },
+    Route {
+        service: "web",
+        method: "POST",
+        path: "/checkout",
+        platform: "web",
+        share: 0.035,
+        median_ms: 220.0,
+        sigma: 0.45,
+        error_rate: 0.004,
+    },
+    Route {
+        service: "api",
+        method: "GET",
+        path: "/api/search",
+        platform: "api",
+        share: 0.2,
+        median_ms: 120.0,
+        sigma: 0.5,
+        error_rate: 0.002,
+    },
+    Route {
+        service: "api",
+        method: "GET",
+        path: "/api/products",
+        platform: "api",
+        share: 0.14,
+        median_ms: 60.0,
+        sigma: 0.4,
+        error_rate: 0.001,
+    },
+    Route {
+        service: "api",
+        method: "POST",
+        path: "/api/orders",
+        platform: "api",
+        share: 0.05,
+        median_ms: 150.0,
+        sigma: 0.45,
+        error_rate: 0.003,
+    },
+    Route {
+        service: "api",
+        method: "GET",
+        path: "/api/users/:id",
+        platform: "api",
+        share: 0.08,
+        median_ms: 40.0,
+        sigma: 0.4,
+        error_rate: 0.001,
+    },
+    Route {
+        service: "mobile-bff",
+        method: "GET",
+        path: "/v2/feed",
+        platform: "mobile",
+        share: 0.075,
+        median_ms: 110.0,
+        sigma: 0.5,
+        error_rate: 0.002,
+    },
+    Route {
+        service: "mobile-bff",
+        method: "POST",
+        path: "/v2/events",
+        platform: "mobile",
+        share: 0.03,
+        median_ms: 25.0,
+        sigma: 0.35,
+        error_rate: 0.001,
+    },
 ];
 
 /// A deploy of the simulated day and what it breaks.
@@ -62,9 +152,36 @@ struct Deploy {
 }
 
 const DEPLOYS: &[Deploy] = &[
-    Deploy { id: "deploy-mobile-118", service: "mobile-bff", version: "v1.18.0", commit: "4c1d2e9b7a", author: "mobile-ci", description: "feed ranking tweaks", minutes_before_end: 6 * 60, breaks: None },
-    Deploy { id: "deploy-api-2140", service: "api", version: "v2.14.0", commit: "a1b2c3d4e5f6", author: "Priya Natarajan <priya.natarajan@shopfront.dev>", description: "search: switch ranking to the new embeddings index", minutes_before_end: 25, breaks: Some(("/api/search", 3.4, 0.002)) },
-    Deploy { id: "deploy-web-531", service: "web", version: "v5.3.1", commit: "9f8e7d6c5b4a", author: "deploy-bot", description: "checkout: new payment provider client", minutes_before_end: 20, breaks: Some(("/checkout", 1.1, 0.17)) },
+    Deploy {
+        id: "deploy-mobile-118",
+        service: "mobile-bff",
+        version: "v1.18.0",
+        commit: "4c1d2e9b7a",
+        author: "mobile-ci",
+        description: "feed ranking tweaks",
+        minutes_before_end: 6 * 60,
+        breaks: None,
+    },
+    Deploy {
+        id: "deploy-api-2140",
+        service: "api",
+        version: "v2.14.0",
+        commit: "a1b2c3d4e5f6",
+        author: "Priya Natarajan <priya.natarajan@shopfront.dev>",
+        description: "search: switch ranking to the new embeddings index",
+        minutes_before_end: 25,
+        breaks: Some(("/api/search", 3.4, 0.002)),
+    },
+    Deploy {
+        id: "deploy-web-531",
+        service: "web",
+        version: "v5.3.1",
+        commit: "9f8e7d6c5b4a",
+        author: "deploy-bot",
+        description: "checkout: new payment provider client",
+        minutes_before_end: 20,
+        breaks: Some(("/checkout", 1.1, 0.17)),
+    },
 ];
 
 /// Relative traffic at hour `h` (UTC, fractional): a quiet night, a morning rise, an afternoon peak.
@@ -123,7 +240,11 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
     let weights: Vec<f64> = (0..minutes)
         .map(|m| {
             let t = start + TimeDelta::minutes(m);
-            let h = t.time().signed_duration_since(chrono::NaiveTime::MIN).num_seconds() as f64 / 3600.0;
+            let h = t
+                .time()
+                .signed_duration_since(chrono::NaiveTime::MIN)
+                .num_seconds() as f64
+                / 3600.0;
             diurnal(h)
         })
         .collect();
@@ -162,8 +283,7 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
                         error_rate = e;
                     }
                 }
-                let duration =
-                    route.median_ms * factor * (route.sigma * normal(&mut rng)).exp();
+                let duration = route.median_ms * factor * (route.sigma * normal(&mut rng)).exp();
                 let status = if rng.random::<f64>() < error_rate {
                     [500, 502, 503][rng.random_range(0..3)]
                 } else if rng.random::<f64>() < 0.02 {
@@ -188,9 +308,15 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
                 if status >= 500 {
                     let customer = CUSTOMERS[(seq % 5) as usize];
                     let message = if route.path == "/checkout" && factor != 1.0 {
-                        format!("payment provider call failed: upstream timeout after 3000ms for order {} (customer {customer})", 40_000 + seq % 10_000)
+                        format!(
+                            "payment provider call failed: upstream timeout after 3000ms for order {} (customer {customer})",
+                            40_000 + seq % 10_000
+                        )
                     } else {
-                        format!("unhandled error serving {} {}: connection reset by peer", route.method, route.path)
+                        format!(
+                            "unhandled error serving {} {}: connection reset by peer",
+                            route.method, route.path
+                        )
                     };
                     logs.push(json!({
                         "id": format!("log-{seq:08}"), "timestamp": ts.to_rfc3339(),
@@ -198,7 +324,7 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
                         "route": route.path, "attributes": { "status": status },
                     }));
                 }
-                if route.path == "/api/search" && seq % 12 == 0 {
+                if route.path == "/api/search" && seq.is_multiple_of(12) {
                     let prompt = 400 + rng.random_range(0..600);
                     ai.push(json!({
                         "id": format!("ai-{seq:08}"), "timestamp": ts.to_rfc3339(),
@@ -208,7 +334,7 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
                         "latency_ms": 600.0 + 900.0 * rng.random::<f64>(), "success": true,
                     }));
                 }
-                if route.service == "mobile-bff" && seq % 40 == 0 {
+                if route.service == "mobile-bff" && seq.is_multiple_of(40) {
                     let ok = rng.random::<f64>() > 0.01;
                     ai.push(json!({
                         "id": format!("ai-{seq:08}"), "timestamp": ts.to_rfc3339(),
@@ -221,7 +347,7 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
                 }
             }
         }
-        if m % 3 == 0 {
+        if m.is_multiple_of(3) {
             seq += 1;
             logs.push(json!({
                 "id": format!("log-{seq:08}"),
@@ -253,7 +379,11 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
     for b in [deploys, perf, ai, logs] {
         bodies.extend(b.finish());
     }
-    Day { end, bodies, counts }
+    Day {
+        end,
+        bodies,
+        counts,
+    }
 }
 
 /// Accumulates NDJSON records into bodies of at most `size` records.
@@ -283,7 +413,8 @@ impl Batcher {
         self.in_current += 1;
         self.count += 1;
         if self.in_current == self.size {
-            self.done.push((self.kind, std::mem::take(&mut self.current)));
+            self.done
+                .push((self.kind, std::mem::take(&mut self.current)));
             self.in_current = 0;
         }
     }
@@ -303,7 +434,11 @@ pub fn demo_end(now: Timestamp) -> anyhow::Result<Timestamp> {
         .duration_trunc(TimeDelta::days(1))
         .context("truncating the clock")?
         + TimeDelta::minutes(15 * 60 + 30);
-    Ok(if today <= now { today } else { today - TimeDelta::days(1) })
+    Ok(if today <= now {
+        today
+    } else {
+        today - TimeDelta::days(1)
+    })
 }
 
 /// Runs the demo.
@@ -332,8 +467,10 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
         );
     }
 
-    let mut totals: Vec<(RecordKind, IngestReport)> =
-        RecordKind::ALL.iter().map(|k| (*k, IngestReport::default())).collect();
+    let mut totals: Vec<(RecordKind, IngestReport)> = RecordKind::ALL
+        .iter()
+        .map(|k| (*k, IngestReport::default()))
+        .collect();
     for (kind, body) in &day.bodies {
         let report = app
             .ingestor
@@ -341,7 +478,12 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
             .await
             .with_context(|| format!("ingesting {kind} records"))?;
         if let Some(r) = report.rejected.first() {
-            anyhow::bail!("demo data was rejected: record {}: {}: {}", r.index, r.field, r.reason);
+            anyhow::bail!(
+                "demo data was rejected: record {}: {}: {}",
+                r.index,
+                r.field,
+                r.reason
+            );
         }
         let t = &mut totals
             .iter_mut()
@@ -423,9 +565,18 @@ mod tests {
     #[test]
     fn the_day_ends_at_the_last_afternoon_peak() {
         let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
-        assert_eq!(demo_end(t("2026-11-25T13:00:00Z")).unwrap(), t("2026-11-24T15:30:00Z"));
-        assert_eq!(demo_end(t("2026-11-25T15:30:00Z")).unwrap(), t("2026-11-25T15:30:00Z"));
-        assert_eq!(demo_end(t("2026-11-25T23:59:00Z")).unwrap(), t("2026-11-25T15:30:00Z"));
+        assert_eq!(
+            demo_end(t("2026-11-25T13:00:00Z")).unwrap(),
+            t("2026-11-24T15:30:00Z")
+        );
+        assert_eq!(
+            demo_end(t("2026-11-25T15:30:00Z")).unwrap(),
+            t("2026-11-25T15:30:00Z")
+        );
+        assert_eq!(
+            demo_end(t("2026-11-25T23:59:00Z")).unwrap(),
+            t("2026-11-25T15:30:00Z")
+        );
     }
 
     #[test]

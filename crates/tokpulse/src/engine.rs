@@ -99,7 +99,10 @@ impl Engine {
 
         let mut changes = Vec::with_capacity(findings.len());
         for f in &findings {
-            changes.push((f.fingerprint.clone(), self.store.upsert_finding(f, now).await?));
+            changes.push((
+                f.fingerprint.clone(),
+                self.store.upsert_finding(f, now).await?,
+            ));
         }
         let open: HashMap<String, StoredFinding> = self
             .store
@@ -140,7 +143,8 @@ impl Engine {
                 run.resolved.push(resolved);
             }
         }
-        run.resolved.sort_by(|a, b| a.finding.title.cmp(&b.finding.title));
+        run.resolved
+            .sort_by(|a, b| a.finding.title.cmp(&b.finding.title));
 
         run.delivery = self.deliver(now).await?;
         Ok(run)

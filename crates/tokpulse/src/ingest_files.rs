@@ -41,7 +41,11 @@ fn split(format: Format, data: &[u8], batch: usize) -> anyhow::Result<Vec<(usize
         }
         Format::Json => {
             let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| {
-                anyhow::anyhow!("not valid JSON at line {}, column {}: {e}", e.line(), e.column())
+                anyhow::anyhow!(
+                    "not valid JSON at line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                )
             })?;
             let items = match value {
                 serde_json::Value::Array(items) => items,
@@ -52,7 +56,9 @@ fn split(format: Format, data: &[u8], batch: usize) -> anyhow::Result<Vec<(usize
             }
         }
         Format::Csv => {
-            let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(data);
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .from_reader(data);
             reader.headers().context("reading the CSV header")?;
             let header_end = reader.position().byte() as usize;
             let header = &data[..header_end];
@@ -141,10 +147,12 @@ pub async fn run(app: &App, args: &IngestArgs) -> anyhow::Result<u8> {
                 .with_context(|| format!("{}: records from {first}", path.display()))?;
             report.accepted += r.accepted;
             report.duplicates += r.duplicates;
-            report.rejected.extend(r.rejected.into_iter().map(|x| Rejection {
-                index: x.index + first,
-                ..x
-            }));
+            report
+                .rejected
+                .extend(r.rejected.into_iter().map(|x| Rejection {
+                    index: x.index + first,
+                    ..x
+                }));
             bar.inc(body.len() as u64);
         }
         any_rejected |= !report.rejected.is_empty();
@@ -172,7 +180,10 @@ pub async fn run(app: &App, args: &IngestArgs) -> anyhow::Result<u8> {
                     if x.field.is_empty() {
                         eprintln!("{file}: record {}: {}", x.index, x.reason);
                     } else {
-                        eprintln!("{file}: record {}: field `{}`: {}", x.index, x.field, x.reason);
+                        eprintln!(
+                            "{file}: record {}: field `{}`: {}",
+                            x.index, x.field, x.reason
+                        );
                     }
                 }
                 if r.rejected.len() > SHOWN {
@@ -211,6 +222,11 @@ mod tests {
         let parts = split(Format::Json, b"[{\"a\":1},{\"a\":2},{\"a\":3}]", 2).unwrap();
         assert_eq!(parts[0].1, b"[{\"a\":1},{\"a\":2}]".to_vec());
         assert_eq!(parts[1].0, 2);
-        assert!(split(Format::Json, b"[{", 2).unwrap_err().to_string().contains("line 1"));
+        assert!(
+            split(Format::Json, b"[{", 2)
+                .unwrap_err()
+                .to_string()
+                .contains("line 1")
+        );
     }
 }

@@ -3,16 +3,19 @@
 //! 3 some records were rejected (`ingest`), 4 open findings with `diagnose --fail-on-findings`.
 
 use clap::Parser;
-use tokpulse::{Exit, cli, commands, config};
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use tokpulse::{Exit, cli, commands, config};
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     init_tracing(&args);
     // The only place the process environment is read; everything below takes this map.
     let env: BTreeMap<String, String> = std::env::vars().collect();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

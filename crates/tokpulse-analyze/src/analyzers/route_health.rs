@@ -28,7 +28,10 @@ const CRITICAL_ERROR_RATE: f64 = 0.20;
 /// - **Errors** ([`FindingKind::ErrorSpike`]): the share of 5xx responses is above
 ///   `error_rate_threshold`; or the baseline has at least `min_requests` requests and the rate
 ///   rose over the baseline's by more than `max_deviation` (relative) *and* is at least
-///   `min_error_rate`. From a baseline of 0%, any rise counts as more than `max_deviation`.
+///   `min_error_rate` *and* the rise is significant: seeing this many errors in this many
+///   requests at the baseline's rate (smoothed, so a baseline of 0 errors is not taken as a
+///   certain 0%) has a one-sided Poisson probability below `significance`. Three errors in two
+///   hundred requests after a quiet half hour are bad luck, not a spike.
 ///
 /// A rise of exactly `max_deviation` does not fire. Requests with a non-finite duration count
 /// as requests but not towards latency.
@@ -68,6 +71,9 @@ pub struct RouteHealth {
     /// The smallest rise of the p95 over the baseline's, in milliseconds, that may flag a
     /// route. Default 50.
     pub min_p95_increase_ms: f64,
+    /// How unlikely under the baseline's error rate a rise must be to count (one-sided Poisson
+    /// tail probability). Default 0.001.
+    pub significance: f64,
 }
 
 impl Default for RouteHealth {
@@ -80,6 +86,7 @@ impl Default for RouteHealth {
             error_rate_threshold: Some(0.05),
             min_error_rate: 0.01,
             min_p95_increase_ms: 50.0,
+            significance: 0.001,
         }
     }
 }
@@ -126,6 +133,12 @@ impl RouteHealth {
                 self.min_p95_increase_ms
             ));
         }
+        if !(self.significance > 0.0 && self.significance < 1.0) {
+            problems.push(format!(
+                "significance: must be in (0, 1) (0.001 is one in a thousand), got {}",
+                self.significance
+            ));
+        }
         problems
     }
 
@@ -168,8 +181,13 @@ impl RouteHealth {
         let rate = route.current.error_rate();
         let baseline = route.baseline.map(RouteStats::error_rate);
         let over_threshold = self.error_rate_threshold.is_some_and(|t| rate > t);
-        let deviated = baseline.is_some_and(|b| {
-            rose_by_more_than(rate, b, self.max_deviation) && rate >= self.min_error_rate
+        let deviated = route.baseline.is_some_and(|b| {
+            rose_by_more_than(rate, b.error_rate(), self.max_deviation)
+                && rate >= self.min_error_rate
+                && poisson_tail(
+                    route.current.errors,
+                    route.current.requests as f64 * smoothed_rate(b.errors, b.requests),
+                ) < self.significance
         });
         if !(over_threshold || deviated) {
             return None;
@@ -423,6 +441,51 @@ fn new_finding(
         cause: None,
         suggestion: String::new(),
     }
+}
+
+/// The baseline's error rate with half an error added (Jeffreys' prior): a baseline without
+/// errors is "rare", not "impossible".
+fn smoothed_rate(errors: u64, requests: u64) -> f64 {
+    (errors as f64 + 0.5) / (requests as f64 + 1.0)
+}
+
+/// P(X >= k) for X ~ Poisson(mean), summed in log space so large counts neither overflow nor
+/// underflow.
+fn poisson_tail(k: u64, mean: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if mean <= 0.0 {
+        return 0.0;
+    }
+    // P(X >= k) = 1 - sum_{i<k} P(X = i); for k far above the mean, sum the upper terms instead.
+    let ln_p = |i: u64| -mean + i as f64 * mean.ln() - ln_factorial(i);
+    if (k as f64) > mean {
+        let mut total = 0.0;
+        let mut i = k;
+        loop {
+            let term = ln_p(i).exp();
+            total += term;
+            if term < total * 1e-12 || i > k + 100_000 {
+                break;
+            }
+            i += 1;
+        }
+        total.min(1.0)
+    } else {
+        let below: f64 = (0..k).map(|i| ln_p(i).exp()).sum();
+        (1.0 - below).clamp(0.0, 1.0)
+    }
+}
+
+/// ln(n!), exact for small n and by Stirling's series beyond.
+fn ln_factorial(n: u64) -> f64 {
+    if n < 20 {
+        return (1..=n).map(|i| (i as f64).ln()).sum();
+    }
+    let x = n as f64;
+    x * x.ln() - x + 0.5 * (std::f64::consts::TAU * x).ln() + 1.0 / (12.0 * x)
+        - 1.0 / (360.0 * x * x * x)
 }
 
 /// One route's numbers in one window.
@@ -935,8 +998,8 @@ mod tests {
         assert_eq!(f.len(), 1);
         let f = run(
             &rh,
-            &samples(SEARCH, w, &same(1000, 100.0), 61),
-            &samples(SEARCH, b, &same(1000, 100.0), 50),
+            &samples(SEARCH, w, &same(10_000, 100.0), 1300),
+            &samples(SEARCH, b, &same(10_000, 100.0), 1000),
             &[],
         );
         assert_eq!(f.len(), 1);
@@ -966,6 +1029,43 @@ mod tests {
     }
 
     #[test]
+    fn poisson_tail_matches_known_values() {
+        assert!((poisson_tail(0, 3.0) - 1.0).abs() < 1e-12);
+        // P(X >= 3 | 0.5) = 1 - e^-0.5 (1 + 0.5 + 0.125)
+        let expect = 1.0 - (-0.5f64).exp() * 1.625;
+        assert!((poisson_tail(3, 0.5) - expect).abs() < 1e-12);
+        // Far in the upper tail, and large counts, stay finite and ordered.
+        assert!(poisson_tail(200, 10.0) < 1e-100);
+        assert!(poisson_tail(5000, 5000.0) > 0.4 && poisson_tail(5000, 5000.0) < 0.6);
+        assert!((ln_factorial(25) - (1..=25).map(|i| (i as f64).ln()).sum::<f64>()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_few_errors_after_a_quiet_window_are_not_a_spike() {
+        // 3 errors in 200 requests (1.5%) after 0 in 213: above the 1% floor and "infinitely"
+        // up from 0%, but well within chance for a route that fails 0.3% of the time.
+        let (w, b) = windows();
+        let rh = RouteHealth::default();
+        let baseline = samples(SEARCH, b, &same(213, 30.0), 0);
+        let f = run(
+            &rh,
+            &samples(SEARCH, w, &same(200, 30.0), 3),
+            &baseline,
+            &[],
+        );
+        assert!(f.is_empty(), "{f:#?}");
+        // 9 errors in 200 (4.5%, under the 5% threshold) is a spike.
+        let f = run(
+            &rh,
+            &samples(SEARCH, w, &same(200, 30.0), 9),
+            &baseline,
+            &[],
+        );
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].kind, FindingKind::ErrorSpike);
+    }
+
+    #[test]
     fn error_rate_floor() {
         let (w, b) = windows();
         let rh = RouteHealth::default();
@@ -977,10 +1077,18 @@ mod tests {
             &[],
         );
         assert!(f.is_empty(), "{f:#?}");
-        // 1% → 2%: fires, as a warning (under the 5% threshold).
+        // 1% → 2%: over the floor, but 20 errors where 10.5 were expected is chance.
         let f = run(
             &rh,
             &samples(SEARCH, w, &same(1000, 100.0), 20),
+            &samples(SEARCH, b, &same(1000, 100.0), 10),
+            &[],
+        );
+        assert!(f.is_empty(), "{f:#?}");
+        // 1% → 2.5%: fires, as a warning (under the 5% threshold).
+        let f = run(
+            &rh,
+            &samples(SEARCH, w, &same(1000, 100.0), 25),
             &samples(SEARCH, b, &same(1000, 100.0), 10),
             &[],
         );
@@ -989,9 +1097,9 @@ mod tests {
         assert_eq!(f[0].severity, Severity::Warning);
         assert_eq!(
             f[0].title,
-            "Error rate of GET /api/search on search-api at 2.0% (baseline 1.0%)"
+            "Error rate of GET /api/search on search-api at 2.5% (baseline 1.0%)"
         );
-        assert_eq!(evidence(&f[0], "errors").current, 20.0);
+        assert_eq!(evidence(&f[0], "errors").current, 25.0);
         assert_eq!(evidence(&f[0], "errors").baseline, Some(10.0));
     }
 
@@ -1014,17 +1122,24 @@ mod tests {
         );
         let f = run(&rh, &samples(checkout, w, &same(100, 100.0), 20), &[], &[]);
         assert_eq!(f[0].severity, Severity::Critical);
-        // From a 0% baseline, any rise above the floor counts.
+        // From a 0% baseline, a rise above the floor counts once it is more than chance.
         let f = run(
             &rh,
             &samples(checkout, w, &same(100, 100.0), 2),
             &samples(checkout, b, &same(100, 100.0), 0),
             &[],
         );
+        assert!(f.is_empty(), "{f:#?}");
+        let f = run(
+            &rh,
+            &samples(checkout, w, &same(100, 100.0), 5),
+            &samples(checkout, b, &same(100, 100.0), 0),
+            &[],
+        );
         assert_eq!(f.len(), 1);
         assert_eq!(
             f[0].title,
-            "Error rate of POST /checkout on web at 2.0% (baseline 0%)"
+            "Error rate of POST /checkout on web at 5.0% (baseline 0%)"
         );
     }
 
@@ -1169,6 +1284,7 @@ mod tests {
             error_rate_threshold: Some(5.0),
             min_error_rate: -0.5,
             min_p95_increase_ms: f64::NAN,
+            significance: 1.0,
         };
         assert_eq!(
             bad.validate(),
@@ -1180,6 +1296,7 @@ mod tests {
                 "error_rate_threshold: must be in (0, 1] (0.05 is 5%) or \"off\", got 5",
                 "min_error_rate: must be in [0, 1] (0.01 is 1%), got -0.5",
                 "min_p95_increase_ms: must be >= 0, got NaN",
+                "significance: must be in (0, 1) (0.001 is one in a thousand), got 1",
             ]
         );
     }

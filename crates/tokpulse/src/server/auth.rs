@@ -23,9 +23,9 @@ pub async fn authorize(
     need: Role,
     what: &str,
 ) -> Result<ApiKeyRow, ApiError> {
-    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::unauthorized("missing `Authorization: Bearer <key>` header")
-    })?;
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthorized("missing `Authorization: Bearer <key>` header"))?;
     let value = value
         .to_str()
         .map_err(|_| ApiError::unauthorized("the Authorization header is not valid text"))?;

@@ -54,8 +54,7 @@ impl From<IngestError> for ApiError {
         if let IngestError::Store(inner) = &e {
             tracing::error!(error = %inner, "store failed during ingest");
         }
-        let status =
-            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         ApiError::new(status, e.code(), e.to_string())
     }
 }

@@ -111,7 +111,7 @@ async fn ingest_deploys(
     ingest(&state, RecordKind::Deploys, &headers, body).await
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -138,7 +138,8 @@ async fn ingest(
     body: Body,
 ) -> Result<Response, ApiError> {
     authorize(state, headers, Role::Service, kind.table()).await?;
-    if let Some(len) = header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok())
+    if let Some(len) =
+        header_str(headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok())
         && len > state.max_body_bytes as u64
     {
         return Err(IngestError::TooLarge {
@@ -154,8 +155,7 @@ async fn ingest(
     )?;
     let format = Format::detect(header_str(headers, header::CONTENT_TYPE), &decoded)?;
     let report = state.app.ingestor.ingest(kind, format, &decoded).await?;
-    let status = if report.accepted == 0 && report.duplicates == 0 && !report.rejected.is_empty()
-    {
+    let status = if report.accepted == 0 && report.duplicates == 0 && !report.rejected.is_empty() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
@@ -176,9 +176,8 @@ async fn list_findings(
     query: Result<Query<FindingsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, Role::Service, "findings").await?;
-    let Query(q) = query.map_err(|e| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text())
-    })?;
+    let Query(q) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let status = match q.status.as_deref() {
         None | Some("all") => None,
         Some(s) => Some(s.parse::<FindingStatus>().map_err(|e| {

@@ -173,7 +173,12 @@ ingest_path!(
     PerformanceIn,
     "request metrics"
 );
-ingest_path!(ingest_ai_usage, "/v1/ingest/ai-usage", AiUsageIn, "LLM calls");
+ingest_path!(
+    ingest_ai_usage,
+    "/v1/ingest/ai-usage",
+    AiUsageIn,
+    "LLM calls"
+);
 ingest_path!(ingest_logs, "/v1/ingest/logs", LogIn, "application logs");
 ingest_path!(ingest_deploys, "/v1/events/deploy", DeployIn, "deployments");
 

@@ -7,7 +7,10 @@ fn init_writes_a_config_that_loads() {
     let t = TestCommand::new();
     t.expect(&["init"], 0);
     let text = std::fs::read_to_string(t.path().join("tokpulse.toml")).unwrap();
-    assert!(text.contains("TOKPULSE_DATABASE_URL"), "the file says where secrets come from");
+    assert!(
+        text.contains("TOKPULSE_DATABASE_URL"),
+        "the file says where secrets come from"
+    );
     let (_, stderr) = t.expect(&["init"], 2);
     assert!(stderr.contains("--force"), "{stderr}");
     t.expect(&["init", "--force"], 0);
@@ -25,7 +28,10 @@ fn an_invalid_config_is_refused_with_file_key_and_reason() {
     .unwrap();
     let (_, stderr) = t.expect(&["migrate"], 2);
     assert!(stderr.contains("tokpulse.toml"), "{stderr}");
-    assert!(stderr.contains("analyzers.route_health.max_deviation"), "{stderr}");
+    assert!(
+        stderr.contains("analyzers.route_health.max_deviation"),
+        "{stderr}"
+    );
     assert!(stderr.contains("server.listen"), "{stderr}");
 
     std::fs::write(t.path().join("tokpulse.toml"), "[server]\nlisten_on = 1\n").unwrap();
@@ -36,7 +42,8 @@ fn an_invalid_config_is_refused_with_file_key_and_reason() {
 #[test]
 fn environment_overrides_reach_the_config() {
     let mut t = TestCommand::new();
-    t.env.push(("TOKPULSE_SERVER_LISTEN".into(), "127.0.0.1:9999".into()));
+    t.env
+        .push(("TOKPULSE_SERVER_LISTEN".into(), "127.0.0.1:9999".into()));
     let (stdout, _) = t.expect(&["config", "check"], 0);
     assert!(stdout.contains("127.0.0.1:9999"), "{stdout}");
 }
@@ -69,7 +76,10 @@ fn ingest_files_reports_rejects_and_skips_duplicates() {
     )
     .unwrap();
     let (stdout, stderr) = t.expect(&["ingest", "requests.ndjson", "more.csv"], 3);
-    assert!(stdout.contains("requests.ndjson: 2 accepted, 0 duplicates, 1 rejected"), "{stdout}");
+    assert!(
+        stdout.contains("requests.ndjson: 2 accepted, 0 duplicates, 1 rejected"),
+        "{stdout}"
+    );
     assert!(stdout.contains("more.csv: 1 accepted"), "{stdout}");
     assert!(stderr.contains("record 1: field `duration_ms`"), "{stderr}");
     let (stdout, _) = t.expect(&["ingest", "requests.ndjson"], 3);
@@ -95,7 +105,10 @@ fn demo_finds_the_injected_regression_and_error_spike() {
     };
     let latency = found("latency_regression", "api", "GET /api/search")
         .unwrap_or_else(|| panic!("no latency finding: {stdout}"));
-    assert_eq!(latency["finding"]["cause"]["version"], "v2.14.0", "{latency}");
+    assert_eq!(
+        latency["finding"]["cause"]["version"], "v2.14.0",
+        "{latency}"
+    );
     let errors = found("error_spike", "web", "POST /checkout")
         .unwrap_or_else(|| panic!("no error finding: {stdout}"));
     assert_eq!(errors["finding"]["cause"]["version"], "v5.3.1", "{errors}");

@@ -55,7 +55,10 @@ async fn health_and_openapi_need_no_key() {
         "/v1/findings",
         "/healthz",
     ] {
-        assert!(doc["paths"][p].is_object(), "{p} missing from the OpenAPI document");
+        assert!(
+            doc["paths"][p].is_object(),
+            "{p} missing from the OpenAPI document"
+        );
     }
     assert!(doc["components"]["schemas"]["PerformanceIn"]["properties"]["duration_ms"].is_object());
 }
@@ -69,16 +72,41 @@ async fn keys_and_roles_are_enforced() {
     let (code, v) = post(&s, path, None, "application/json", body.clone()).await;
     assert_eq!(code, 401);
     assert_eq!(v["error"], "unauthorized");
-    assert!(v["message"].as_str().unwrap().contains("Authorization: Bearer"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Bearer"),
+        "{v}"
+    );
 
-    let (code, v) = post(&s, path, Some("tpk_wrong"), "application/json", body.clone()).await;
+    let (code, v) = post(
+        &s,
+        path,
+        Some("tpk_wrong"),
+        "application/json",
+        body.clone(),
+    )
+    .await;
     assert_eq!(code, 401);
-    assert!(v["message"].as_str().unwrap().contains("unknown or revoked"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown or revoked"),
+        "{v}"
+    );
 
     for key in [&s.keys.authenticated, &s.keys.anon] {
         let (code, v) = post(&s, path, Some(key), "application/json", body.clone()).await;
         assert_eq!(code, 403, "{v}");
-        assert!(v["message"].as_str().unwrap().contains("needs role `service`"), "{v}");
+        assert!(
+            v["message"]
+                .as_str()
+                .unwrap()
+                .contains("needs role `service`"),
+            "{v}"
+        );
     }
     assert_eq!(s.store.count(Table::PerformanceMetrics).await.unwrap(), 0);
 
@@ -112,14 +140,24 @@ async fn keys_and_roles_are_enforced() {
 #[tokio::test]
 async fn a_retried_batch_is_not_counted_twice() {
     let s = TestServer::sqlite(Config::default()).await;
-    let body = json!([perf("r1", 200, 10.0), perf("r2", 200, 11.0), perf("r3", 500, 12.0)])
-        .to_string();
+    let body = json!([
+        perf("r1", 200, 10.0),
+        perf("r2", 200, 11.0),
+        perf("r3", 500, 12.0)
+    ])
+    .to_string();
     let key = s.keys.service.clone();
     let path = "/v1/ingest/performance";
     let (code, v) = post(&s, path, Some(&key), "application/json", body.clone()).await;
-    assert_eq!((code, v["accepted"].as_u64(), v["duplicates"].as_u64()), (200, Some(3), Some(0)));
+    assert_eq!(
+        (code, v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (200, Some(3), Some(0))
+    );
     let (code, v) = post(&s, path, Some(&key), "application/json", body).await;
-    assert_eq!((code, v["accepted"].as_u64(), v["duplicates"].as_u64()), (200, Some(0), Some(3)));
+    assert_eq!(
+        (code, v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (200, Some(0), Some(3))
+    );
     assert_eq!(s.store.count(Table::PerformanceMetrics).await.unwrap(), 3);
 }
 
@@ -133,15 +171,23 @@ async fn a_mixed_batch_stores_the_good_records_once_and_names_the_bad_ones() {
     let body = format!(
         "{}{{not json\n{}{}{}{}",
         ndjson(&[perf("m0", 200, 10.0)]),
-        ndjson(&[json!({"id": "m2", "timestamp": "2026-11-25T10:00:00Z", "service": "web",
-            "route": "/", "status_code": "two hundred", "duration_ms": 5})]),
+        ndjson(&[
+            json!({"id": "m2", "timestamp": "2026-11-25T10:00:00Z", "service": "web",
+            "route": "/", "status_code": "two hundred", "duration_ms": 5})
+        ]),
         ndjson(&[missing]),
         ndjson(&[unknown]),
         ndjson(&[perf("m5", 200, 12.0)]),
     );
     let key = s.keys.service.clone();
-    let (code, v) =
-        post(&s, "/v1/ingest/performance", Some(&key), "application/x-ndjson", body.clone()).await;
+    let (code, v) = post(
+        &s,
+        "/v1/ingest/performance",
+        Some(&key),
+        "application/x-ndjson",
+        body.clone(),
+    )
+    .await;
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["accepted"], 2, "{v}");
     let rejected = v["rejected"].as_array().unwrap();
@@ -151,17 +197,42 @@ async fn a_mixed_batch_stores_the_good_records_once_and_names_the_bad_ones() {
             .find(|r| r["index"] == i)
             .unwrap_or_else(|| panic!("record {i} not rejected: {v}"))
     };
-    assert!(by_index(1)["reason"].as_str().unwrap().contains("JSON"), "{v}");
+    assert!(
+        by_index(1)["reason"].as_str().unwrap().contains("JSON"),
+        "{v}"
+    );
     assert_eq!(by_index(2)["field"], "status_code", "{v}");
     assert_eq!(by_index(3)["field"], "service", "{v}");
-    assert!(by_index(4)["reason"].as_str().unwrap().contains("duraton_ms"), "{v}");
+    assert!(
+        by_index(4)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("duraton_ms"),
+        "{v}"
+    );
     assert_eq!(rejected.len(), 4, "{v}");
 
     // The same batch again: the good records are duplicates now, nothing is stored twice.
-    let (_, v) = post(&s, "/v1/ingest/performance", Some(&key), "application/x-ndjson", body).await;
-    assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(0), Some(2)), "{v}");
+    let (_, v) = post(
+        &s,
+        "/v1/ingest/performance",
+        Some(&key),
+        "application/x-ndjson",
+        body,
+    )
+    .await;
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (Some(0), Some(2)),
+        "{v}"
+    );
     assert_eq!(s.store.count(Table::PerformanceMetrics).await.unwrap(), 2);
-    assert!(s.store.has_record(tokpulse_core::RecordKind::Performance, "m5").await.unwrap());
+    assert!(
+        s.store
+            .has_record(tokpulse_core::RecordKind::Performance, "m5")
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
@@ -170,23 +241,50 @@ async fn malformed_bodies_get_400_with_the_reason() {
     let key = s.keys.service.clone();
     let path = "/v1/ingest/performance";
 
-    let (code, v) = post(&s, path, Some(&key), "application/json", "[{\"id\": \"x\",\n 3").await;
+    let (code, v) = post(
+        &s,
+        path,
+        Some(&key),
+        "application/json",
+        "[{\"id\": \"x\",\n 3",
+    )
+    .await;
     assert_eq!(code, 400, "{v}");
     assert!(v["message"].as_str().unwrap().contains("line 2"), "{v}");
 
-    let (code, v) =
-        post(&s, path, Some(&key), "application/json", b"[{\"id\": \"\xff\xfe\"}]".to_vec()).await;
+    let (code, v) = post(
+        &s,
+        path,
+        Some(&key),
+        "application/json",
+        b"[{\"id\": \"\xff\xfe\"}]".to_vec(),
+    )
+    .await;
     assert_eq!(code, 400, "{v}");
     assert!(v["message"].as_str().unwrap().contains("UTF-8"), "{v}");
 
-    let (code, v) = post(&s, path, Some(&key), "application/x-ndjson", "nope\nnot json\n").await;
+    let (code, v) = post(
+        &s,
+        path,
+        Some(&key),
+        "application/x-ndjson",
+        "nope\nnot json\n",
+    )
+    .await;
     assert_eq!(code, 400, "{v}");
 
     let (code, v) = post(&s, path, Some(&key), "text/html", "<html>").await;
     assert_eq!(code, 415, "{v}");
 
     // Every record rejected: 422 with the reasons.
-    let (code, v) = post(&s, path, Some(&key), "application/json", "[{\"id\": \"only\"}]").await;
+    let (code, v) = post(
+        &s,
+        path,
+        Some(&key),
+        "application/json",
+        "[{\"id\": \"only\"}]",
+    )
+    .await;
     assert_eq!(code, 422, "{v}");
     assert_eq!(v["rejected"][0]["index"], 0);
     assert_eq!(s.store.count(Table::PerformanceMetrics).await.unwrap(), 0);
@@ -200,7 +298,9 @@ async fn oversized_and_compressed_bodies() {
     let key = s.keys.service.clone();
     let path = "/v1/ingest/performance";
 
-    let records: Vec<Value> = (0..1000).map(|i| perf(&format!("big{i}"), 200, 1.0)).collect();
+    let records: Vec<Value> = (0..1000)
+        .map(|i| perf(&format!("big{i}"), 200, 1.0))
+        .collect();
     let big = ndjson(&records);
     assert!(big.len() > 64 * 1024);
     let (code, v) = post(&s, path, Some(&key), "application/x-ndjson", big.clone()).await;
@@ -257,19 +357,38 @@ async fn every_kind_has_its_endpoint_and_text_is_guarded() {
     let s = TestServer::sqlite(Config::default()).await;
     let key = s.keys.service.clone();
     let cases = [
-        ("/v1/ingest/ai-usage", json!({"id": "ai1", "timestamp": 1764064800000u64, "service": "api",
+        (
+            "/v1/ingest/ai-usage",
+            json!({"id": "ai1", "timestamp": 1764064800000u64, "service": "api",
             "model": "gpt-4o-mini", "prompt_tokens": 100, "completion_tokens": 20,
-            "success": false, "error_message": "invalid key sk-proj-abcdefghijklmnopqrstuvwx"})),
-        ("/v1/ingest/logs", json!({"id": "l1", "timestamp": "2026-11-25T10:00:00Z",
-            "service": "api", "level": "error", "message": "reset for jane.doe@corp.io"})),
-        ("/v1/events/deploy", json!({"id": "d1", "timestamp": "2026-11-25T10:00:00Z",
+            "success": false, "error_message": "invalid key sk-proj-abcdefghijklmnopqrstuvwx"}),
+        ),
+        (
+            "/v1/ingest/logs",
+            json!({"id": "l1", "timestamp": "2026-11-25T10:00:00Z",
+            "service": "api", "level": "error", "message": "reset for jane.doe@corp.io"}),
+        ),
+        (
+            "/v1/events/deploy",
+            json!({"id": "d1", "timestamp": "2026-11-25T10:00:00Z",
             "service": "api", "version": "v1.2.3", "commit_sha": "abc1234",
-            "author": "jane.doe@corp.io"})),
+            "author": "jane.doe@corp.io"}),
+        ),
     ];
     for (path, record) in cases {
-        let (code, v) =
-            post(&s, path, Some(&key), "application/json", json!([record]).to_string()).await;
-        assert_eq!((code, v["accepted"].as_u64()), (200, Some(1)), "{path}: {v}");
+        let (code, v) = post(
+            &s,
+            path,
+            Some(&key),
+            "application/json",
+            json!([record]).to_string(),
+        )
+        .await;
+        assert_eq!(
+            (code, v["accepted"].as_u64()),
+            (200, Some(1)),
+            "{path}: {v}"
+        );
     }
     let deploys = s
         .store

@@ -75,7 +75,11 @@ async fn sigkill_loses_no_acknowledged_batch() {
         let _ = c.await;
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 1000, "too few batches acknowledged: {}", acked.len());
+    assert!(
+        acked.len() >= 1000,
+        "too few batches acknowledged: {}",
+        acked.len()
+    );
 
     // The database opens cleanly and holds every acknowledged record.
     let store = SqliteStore::open(&t.path().join("tokpulse-data"))
@@ -122,10 +126,20 @@ async fn sigterm_finishes_cleanly() {
             assert_eq!(status.code(), Some(0), "serve exits 0 on SIGTERM");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "serve did not stop on SIGTERM");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let store = SqliteStore::open(&t.path().join("tokpulse-data")).await.unwrap();
-    assert!(store.has_record(RecordKind::Performance, "t1").await.unwrap());
+    let store = SqliteStore::open(&t.path().join("tokpulse-data"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .has_record(RecordKind::Performance, "t1")
+            .await
+            .unwrap()
+    );
     store.close().await;
 }

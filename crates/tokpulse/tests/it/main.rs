@@ -1,4 +1,5 @@
 //! Integration tests of the `tokpulse` binary: one test binary (faster to link on small CI).
+#![allow(clippy::unwrap_used)]
 
 mod cli;
 mod common;

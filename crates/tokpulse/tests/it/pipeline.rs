@@ -46,15 +46,27 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
     assert_eq!(
         seen,
         vec![
-            (FindingKind::LatencyRegression, "api".into(), "GET /api/search".into()),
-            (FindingKind::ErrorSpike, "web".into(), "POST /checkout".into()),
+            (
+                FindingKind::LatencyRegression,
+                "api".into(),
+                "GET /api/search".into()
+            ),
+            (
+                FindingKind::ErrorSpike,
+                "web".into(),
+                "POST /checkout".into()
+            ),
         ],
         "exactly the injected problems"
     );
     for (change, f) in &run.seen {
         assert!(matches!(change, FindingChange::New { .. }));
         let cause = f.finding.cause.as_ref().expect("the deploy is named");
-        let expected = if f.finding.service == "api" { "a1b2c3d4e5f6" } else { "9f8e7d6c5b4a" };
+        let expected = if f.finding.service == "api" {
+            "a1b2c3d4e5f6"
+        } else {
+            "9f8e7d6c5b4a"
+        };
         assert_eq!(cause.commit_sha.as_deref(), Some(expected));
     }
     assert_eq!(run.delivery.delivered, 2);
@@ -65,32 +77,64 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
     let later = end + chrono::Duration::minutes(1);
     let run = app.engine.run(later).await.unwrap();
     assert_eq!(run.seen.len(), 2);
-    assert!(run.seen.iter().all(|(c, f)| matches!(c, FindingChange::Updated { .. }) && f.occurrences == 2));
+    assert!(
+        run.seen
+            .iter()
+            .all(|(c, f)| matches!(c, FindingChange::Updated { .. }) && f.occurrences == 2)
+    );
     assert_eq!(run.queued, 0);
     assert_eq!(store.count(Table::Findings).await.unwrap(), 2);
     assert_eq!(std::fs::read_dir(outbox.join("issues")).unwrap().count(), 2);
 
     // A day later there is no traffic in the window: the findings stop and are resolved.
-    let run = app.engine.run(end + chrono::Duration::days(1)).await.unwrap();
-    assert_eq!(run.resolved.len(), 2);
-    assert!(store.findings(Some(FindingStatus::Open), 10).await.unwrap().is_empty());
-    let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
-    assert_eq!(jsonl.lines().count(), 4, "two opens and two resolutions:\n{jsonl}");
-    // No customer email reached the store.
-    assert!(store.has_record(RecordKind::Deploys, "deploy-api-2140").await.unwrap());
-    let deploys = store
-        .deployments(tokpulse_core::Window { start: end - chrono::Duration::days(2), end })
+    let run = app
+        .engine
+        .run(end + chrono::Duration::days(1))
         .await
         .unwrap();
-    assert!(deploys.iter().all(|d| !d.author.as_deref().unwrap_or("").contains('@')));
+    assert_eq!(run.resolved.len(), 2);
+    assert!(
+        store
+            .findings(Some(FindingStatus::Open), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
+    assert_eq!(
+        jsonl.lines().count(),
+        4,
+        "two opens and two resolutions:\n{jsonl}"
+    );
+    // No customer email reached the store.
+    assert!(
+        store
+            .has_record(RecordKind::Deploys, "deploy-api-2140")
+            .await
+            .unwrap()
+    );
+    let deploys = store
+        .deployments(tokpulse_core::Window {
+            start: end - chrono::Duration::days(2),
+            end,
+        })
+        .await
+        .unwrap();
+    assert!(
+        deploys
+            .iter()
+            .all(|d| !d.author.as_deref().unwrap_or("").contains('@'))
+    );
 }
 
 #[tokio::test]
 async fn pipeline_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open_store(&StoreTarget::Sqlite { data_dir: dir.path().join("db") })
-        .await
-        .unwrap();
+    let store = open_store(&StoreTarget::Sqlite {
+        data_dir: dir.path().join("db"),
+    })
+    .await
+    .unwrap();
     scenario(store.clone(), &dir.path().join("outbox")).await;
     store.close().await;
 }
@@ -98,9 +142,12 @@ async fn pipeline_on_sqlite() {
 #[tokio::test]
 async fn pipeline_on_postgres() {
     let url = PgCluster::shared().create_database("pipeline").await;
-    let store = open_store(&StoreTarget::Postgres { url, max_connections: 4 })
-        .await
-        .unwrap();
+    let store = open_store(&StoreTarget::Postgres {
+        url,
+        max_connections: 4,
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     scenario(store.clone(), &dir.path().join("outbox")).await;
     store.close().await;
@@ -109,15 +156,22 @@ async fn pipeline_on_postgres() {
 #[tokio::test]
 async fn http_ingest_on_postgres() {
     let url = PgCluster::shared().create_database("http_ingest").await;
-    let store = open_store(&StoreTarget::Postgres { url, max_connections: 4 })
-        .await
-        .unwrap();
+    let store = open_store(&StoreTarget::Postgres {
+        url,
+        max_connections: 4,
+    })
+    .await
+    .unwrap();
     let s = TestServer::on(Config::default(), store, None).await;
     let body: String = (0..50)
         .map(|i| {
             format!(
                 "{}\n",
-                crate::common::perf(&format!("pg{i}"), if i % 10 == 0 { 503 } else { 200 }, 10.0 + i as f64)
+                crate::common::perf(
+                    &format!("pg{i}"),
+                    if i % 10 == 0 { 503 } else { 200 },
+                    10.0 + i as f64
+                )
             )
         })
         .collect();
@@ -132,7 +186,10 @@ async fn http_ingest_on_postgres() {
             .unwrap();
         assert_eq!(r.status(), 200);
         let v: serde_json::Value = r.json().await.unwrap();
-        assert_eq!((v["accepted"].as_u64(), v["duplicates"].as_u64()), (Some(expected.0), Some(expected.1)));
+        assert_eq!(
+            (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+            (Some(expected.0), Some(expected.1))
+        );
     }
     let r = client()
         .post(s.url("/v1/ingest/performance"))
@@ -142,7 +199,14 @@ async fn http_ingest_on_postgres() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
-    let health: serde_json::Value = client().get(s.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = client()
+        .get(s.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["backend"], "postgres");
     assert_eq!(s.store.count(Table::PerformanceMetrics).await.unwrap(), 50);
 }
