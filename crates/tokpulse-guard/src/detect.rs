@@ -115,25 +115,37 @@ const SECRET_KEYS: &[&str] = &[
     "xapikey",
 ];
 
-fn normalised_key(key: &str) -> String {
-    key.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+/// `key` lower-cased with everything but ASCII letters and digits dropped (`X-Api-Key` →
+/// `xapikey`), in a stack buffer; `None` when it is too long to be a secret's name.
+fn normalised_key(key: &str, buf: &mut [u8; 48]) -> Option<usize> {
+    let mut n = 0;
+    for b in key.bytes().filter(u8::is_ascii_alphanumeric) {
+        *buf.get_mut(n)? = b.to_ascii_lowercase();
+        n += 1;
+    }
+    Some(n)
 }
 
 fn key_is_secret(key: &str) -> bool {
-    let k = normalised_key(key);
-    SECRET_KEYS.iter().any(|s| k == *s)
-        || k.ends_with("password")
-        || k.ends_with("secret")
-        || k.ends_with("apikey")
-        || (k.ends_with("token") && !k.ends_with("tokens"))
+    let mut buf = [0u8; 48];
+    let Some(n) = normalised_key(key, &mut buf) else {
+        return false;
+    };
+    let k = &buf[..n];
+    SECRET_KEYS.iter().any(|s| k == s.as_bytes())
+        || k.ends_with(b"password")
+        || k.ends_with(b"secret")
+        || k.ends_with(b"apikey")
+        || (k.ends_with(b"token") && !k.ends_with(b"tokens"))
 }
 
 fn key_is_email(key: &str) -> bool {
-    let k = normalised_key(key);
-    k == "email" || k.ends_with("email") || k == "mail"
+    let mut buf = [0u8; 48];
+    let Some(n) = normalised_key(key, &mut buf) else {
+        return false;
+    };
+    let k = &buf[..n];
+    k.ends_with(b"email") || k == b"mail"
 }
 
 impl Detector {
@@ -209,6 +221,7 @@ impl Detector {
             .match_kind(MatchKind::Standard)
             .build(triggers.iter().map(|(t, _)| t))
             .expect("built-in trigger literals are valid");
+        debug_assert!(rules.len() < 64, "scan keeps one bit per rule in a u64");
         let trigger_rules = triggers
             .iter()
             .map(|(_, ents)| {
@@ -251,19 +264,23 @@ impl Detector {
             }
         }
         let inner = &*self.inner;
-        let mut wake = vec![false; inner.rules.len()];
-        let mut any = false;
+        // One bit per rule (there are fewer than 64).
+        let mut wake = 0u64;
         for m in inner.triggers.find_overlapping_iter(text) {
             for &r in &inner.trigger_rules[m.pattern().as_usize()] {
-                wake[r] = true;
-                any = true;
+                wake |= 1 << r;
             }
         }
-        if !any {
+        if wake == 0 {
             return Vec::new();
         }
         let mut spans = Vec::new();
-        for (rule, _) in inner.rules.iter().zip(&wake).filter(|(_, w)| **w) {
+        for (_, rule) in inner
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| wake & (1 << i) != 0)
+        {
             for caps in rule.re.captures_iter(text) {
                 if let Some(m) = caps.get(rule.group) {
                     if text[m.start()..m.end()] == *rule.entity.mask()

@@ -38,21 +38,26 @@ fn scrub_attributes(
     map: &mut Attributes,
     visit: &mut Visit<'_>,
 ) -> Result<(), Blocked> {
-    // Keys can hold personal data too ({"jane@corp.io": 3}); rebuild the map if one changes.
-    let mut renamed = false;
-    let old = std::mem::take(map);
-    for (k, mut v) in old {
+    // Keys can hold personal data too ({"jane@corp.io": 3}). Most never do, so the map is
+    // rebuilt only when a key changes.
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    for (k, v) in map.iter_mut() {
         let mut key = k.clone();
         visit(path, None, &mut key)?;
-        renamed |= key != k;
         let len = path.len();
         path.push('.');
         path.push_str(&key);
-        scrub_json(path, Some(&k), &mut v, visit)?;
+        scrub_json(path, Some(k), v, visit)?;
         path.truncate(len);
-        map.insert(key, v);
+        if key != *k {
+            renamed.push((k.clone(), key));
+        }
     }
-    let _ = renamed;
+    for (old, new) in renamed {
+        if let Some(v) = map.remove(&old) {
+            map.insert(new, v);
+        }
+    }
     Ok(())
 }
 

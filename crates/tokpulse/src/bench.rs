@@ -136,10 +136,11 @@ pub async fn ingest(
     records: usize,
     batch: usize,
     runs: usize,
+    clients: usize,
 ) -> anyhow::Result<u8> {
     anyhow::ensure!(
-        records > 0 && batch > 0 && runs > 0,
-        "records, batch size and runs must be > 0"
+        records > 0 && batch > 0 && runs > 0 && clients > 0,
+        "records, batch size, runs and clients must be > 0"
     );
     let bodies = bodies(records, batch);
     let reference_rows = rows(&bodies)?;
@@ -147,6 +148,8 @@ pub async fn ingest(
     let tmp = tempfile::tempdir().context("creating a temporary folder")?;
     let (mut best_plain, mut best_ingest) = (Duration::MAX, Duration::MAX);
     let (mut best_parse, mut best_guard) = (Duration::MAX, Duration::MAX);
+    let mut best_concurrent = Duration::MAX;
+    let bodies = Arc::new(bodies);
 
     for run in 0..runs {
         let plain = fresh_store(tmp.path(), &format!("plain-{run}")).await?;
@@ -164,7 +167,7 @@ pub async fn ingest(
         let ingestor = Ingestor::new(guard.clone(), store.clone());
         let started = Instant::now();
         let mut accepted = 0;
-        for body in &bodies {
+        for body in bodies.iter() {
             accepted += ingestor
                 .ingest(RecordKind::Performance, Format::Ndjson, body.as_bytes())
                 .await?
@@ -177,10 +180,40 @@ pub async fn ingest(
         );
         store.close().await;
 
+        // Several clients at once, as the server sees them: one client's batch is parsed and
+        // guarded while another's is being written.
+        let store = Arc::new(fresh_store(tmp.path(), &format!("clients-{run}")).await?);
+        let ingestor = Arc::new(Ingestor::new(guard.clone(), store.clone()));
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..clients {
+            let (ingestor, bodies) = (ingestor.clone(), bodies.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut accepted = 0;
+                for body in bodies.iter().skip(c).step_by(clients) {
+                    accepted += ingestor
+                        .ingest(RecordKind::Performance, Format::Ndjson, body.as_bytes())
+                        .await?
+                        .accepted;
+                }
+                Ok::<u64, tokpulse_ingest::IngestError>(accepted)
+            }));
+        }
+        let mut accepted = 0;
+        for t in tasks {
+            accepted += t.await??;
+        }
+        best_concurrent = best_concurrent.min(started.elapsed());
+        anyhow::ensure!(
+            accepted == records as u64,
+            "concurrent clients lost records"
+        );
+        store.close().await;
+
         // The parts, alone.
         let started = Instant::now();
         let mut parsed = Vec::new();
-        for body in &bodies {
+        for body in bodies.iter() {
             parsed.push(tokpulse_ingest::parse(
                 RecordKind::Performance,
                 Format::Ndjson,
@@ -224,7 +257,12 @@ pub async fn ingest(
         "  ingest path (parse, validate, guard, store) {:>12.0} records/s = {ratio:.2} x plain INSERT (target >= 0.50)",
         rate(best_ingest)
     );
-    println!("  where an ingested record's time goes:");
+    println!(
+        "  ingest path, {clients} concurrent clients    {:>12.0} records/s = {:.2} x plain INSERT",
+        rate(best_concurrent),
+        rate(best_concurrent) / rate(best_plain)
+    );
+    println!("  where an ingested record's time goes (one client):");
     println!(
         "    parse + validate            {:>8.2} us",
         per(best_parse)

@@ -193,5 +193,8 @@ pub enum BenchCommand {
         /// Repetitions; the best of each is reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Concurrent clients for the second ingest measurement.
+        #[arg(long, default_value_t = 2)]
+        clients: usize,
     },
 }

@@ -150,7 +150,8 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             records,
             batch_size,
             runs,
-        }) => crate::bench::ingest(&config, records, batch_size, runs).await,
+            clients,
+        }) => crate::bench::ingest(&config, records, batch_size, runs, clients).await,
     }
 }
 

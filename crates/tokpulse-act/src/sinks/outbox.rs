@@ -109,7 +109,7 @@ impl Outbox {
         // The issue file: written once per fingerprint. A reopen or resolve whose open never
         // landed writes it too, so the note always has an issue to go with.
         if !issue.exists() {
-            write_new(&issue, payload.issue.body.as_bytes())?;
+            write_new(&issue, issue_file(&payload.issue).as_bytes())?;
         }
         if kind != ActionKind::Open
             && let Some(note) = &payload.note
@@ -194,6 +194,18 @@ fn read_optional(path: &Path) -> io::Result<String> {
 
 /// Writes `path` all at once: a temporary file beside it, fsynced, renamed into place, and the
 /// folder fsynced, so a crash leaves either no file or the whole file.
+/// The issue as a Markdown file: the title as a heading, the labels, then the body that would be
+/// posted.
+fn issue_file(issue: &crate::IssueDraft) -> String {
+    let labels: Vec<String> = issue.labels.iter().map(|l| format!("`{l}`")).collect();
+    format!(
+        "# {}\n\n**Labels:** {}\n\n---\n\n{}",
+        issue.title,
+        labels.join(" "),
+        issue.body
+    )
+}
+
 fn write_new(path: &Path, contents: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -333,6 +345,8 @@ mod tests {
         assert_eq!(issue_files(&outbox), [format!("{fp}.md")]);
         assert_eq!(fs::read_to_string(outbox.issue_path(&fp)).unwrap(), body);
         assert!(body.contains(&format!("<!-- tokpulse:fingerprint={fp} -->")));
+        assert!(body.starts_with("# "), "the title heads the file: {body}");
+        assert!(body.contains("**Labels:** `tokpulse`"), "{body}");
 
         let entries = outbox.entries().unwrap();
         assert_eq!(entries.len(), 1);
