@@ -5,10 +5,34 @@
 use clap::Parser;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+
+/// mimalloc: the ingest path allocates a few small strings per record, and the system allocator
+/// showed up at ~10% of its profile; both the ingest path and the SQLite driver gain from it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokpulse::{Exit, cli, commands, config};
+
+/// Restores the default SIGPIPE action, so that `tokpulse … | head` ends quietly like other
+/// command-line tools instead of failing to print.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn reset_sigpipe() {
+    // SAFETY: called at the start of `main`, before any other thread exists; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn reset_sigpipe() {}
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // The server keeps Rust's default (SIGPIPE ignored): a client hanging up must not kill it.
+    if !matches!(args.command, cli::Command::Serve(_)) {
+        reset_sigpipe();
+    }
     init_tracing(&args);
     // The only place the process environment is read; everything below takes this map.
     let env: BTreeMap<String, String> = std::env::vars().collect();

@@ -4,5 +4,5 @@
 mod cli;
 mod common;
 mod http;
-mod kill;
+mod serve;
 mod pipeline;

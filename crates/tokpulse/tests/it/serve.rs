@@ -1,4 +1,4 @@
-//! `tokpulse serve` killed while clients stream batches: every acknowledged batch survives.
+//! `tokpulse serve` as a process: diagnosis on its interval, SIGTERM, and SIGKILL while clients stream batches.
 
 use crate::common::{TestCommand, client, ndjson, perf};
 use std::io::{BufRead, BufReader};
@@ -142,4 +142,58 @@ async fn sigterm_finishes_cleanly() {
             .unwrap()
     );
     store.close().await;
+}
+
+#[tokio::test]
+async fn serve_runs_diagnosis_on_its_interval_and_files_to_the_outbox() {
+    let mut t = TestCommand::new();
+    t.env.push(("TOKPULSE_DIAGNOSIS_INTERVAL_SECS".into(), "1".into()));
+    let key = t.create_key("service");
+    let (mut child, base) = start(&t);
+    // 60 slow requests in the last minute: over the 1500 ms p95 threshold.
+    let now = chrono::Utc::now();
+    let records: Vec<serde_json::Value> = (0..60)
+        .map(|i| {
+            let mut r = perf(&format!("slow{i}"), 200, 3000.0 + f64::from(i));
+            r["timestamp"] = serde_json::json!((now - chrono::Duration::seconds(30)).to_rfc3339());
+            r["route"] = serde_json::json!("/reports/export");
+            r
+        })
+        .collect();
+    let r = client()
+        .post(format!("{base}/v1/ingest/performance"))
+        .bearer_auth(&key)
+        .json(&records)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let finding = loop {
+        let v: serde_json::Value = client()
+            .get(format!("{base}/v1/findings?status=open"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(f) = v["findings"].as_array().and_then(|f| f.first()) {
+            break f.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no finding after 30 s: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(finding["finding"]["kind"], "latency_regression", "{finding}");
+    assert_eq!(finding["finding"]["route"], "POST /reports/export", "{finding}");
+    let issues = t.path().join("tokpulse-data/outbox/issues");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&issues).map_or(0, |d| d.count()) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no issue in {}", issues.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
