@@ -272,3 +272,51 @@ pub async fn serve() -> impl IntoResponse {
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
     Json(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokpulse_core::RecordKind;
+
+    /// The document and the parser describe the same wire format: every field the parser
+    /// accepts is documented, with the same required-ness, and nothing else is.
+    #[test]
+    fn schemas_match_what_the_parser_accepts() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        for (kind, schema) in [
+            (RecordKind::Performance, "PerformanceIn"),
+            (RecordKind::AiUsage, "AiUsageIn"),
+            (RecordKind::Logs, "LogIn"),
+            (RecordKind::Deploys, "DeployIn"),
+        ] {
+            let s = &doc["components"]["schemas"][schema];
+            let mut documented: Vec<&str> = s["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            let mut accepted: Vec<&str> = tokpulse_ingest::fields(kind)
+                .iter()
+                .map(|f| f.name)
+                .collect();
+            documented.sort_unstable();
+            accepted.sort_unstable();
+            assert_eq!(documented, accepted, "{schema}");
+            let mut required: Vec<&str> = s["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let mut must: Vec<&str> = tokpulse_ingest::fields(kind)
+                .iter()
+                .filter(|f| f.required)
+                .map(|f| f.name)
+                .collect();
+            required.sort_unstable();
+            must.sort_unstable();
+            assert_eq!(required, must, "{schema}");
+        }
+    }
+}
