@@ -165,7 +165,8 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new API key (its hash, never the key).
     async fn create_api_key(&self, key: &NewApiKey) -> Result<i64, StoreError>;
 
-    /// The live (not revoked) key with this hash, if any; also stamps `last_used_at`.
+    /// The live (not revoked) key with this hash, if any; also stamps `last_used_at` (at most
+    /// once per [`LAST_USED_RESOLUTION`], so that most checks are reads).
     async fn authenticate(
         &self,
         key_hash: &str,

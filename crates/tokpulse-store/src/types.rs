@@ -264,3 +264,12 @@ pub struct ApiKeyRow {
     /// When it was revoked.
     pub revoked_at: Option<Timestamp>,
 }
+
+/// How often [`Store::authenticate`](crate::Store::authenticate) writes `last_used_at`: once a
+/// minute at most, so that checking a key is a read, not a write queued behind ingest batches.
+pub const LAST_USED_RESOLUTION: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// Whether a key last stamped at `last_used_at` should be stamped again at `now`.
+pub(crate) fn needs_stamp(last_used_at: Option<Timestamp>, now: Timestamp) -> bool {
+    last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION)
+}

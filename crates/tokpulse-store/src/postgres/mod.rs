@@ -574,16 +574,29 @@ impl Store for PgStore {
         key_hash: &str,
         now: Timestamp,
     ) -> Result<Option<ApiKeyRow>, StoreError> {
+        // A read; `last_used_at` is stamped at most once a minute, not on every request.
         let sql = format!(
-            "UPDATE api_keys SET last_used_at = GREATEST(COALESCE(last_used_at, $1), $1) \
-             WHERE key_hash = $2 AND revoked_at IS NULL RETURNING {API_KEY_COLUMNS}"
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(now)
             .bind(key_hash)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(api_key_from_row).transpose()
+        let Some(mut key) = row.as_ref().map(api_key_from_row).transpose()? else {
+            return Ok(None);
+        };
+        if crate::types::needs_stamp(key.last_used_at, now) {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = GREATEST(COALESCE(last_used_at, $1), $1) \
+                 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(key.id)
+            .execute(&self.pool)
+            .await?;
+            key.last_used_at = key.last_used_at.max(Some(now));
+        }
+        Ok(Some(key))
     }
 
     async fn api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {

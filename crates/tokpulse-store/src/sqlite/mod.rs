@@ -640,16 +640,30 @@ impl Store for SqliteStore {
         key_hash: &str,
         now: Timestamp,
     ) -> Result<Option<ApiKeyRow>, StoreError> {
+        // A read on the reader pool: authenticating a request must not queue behind batch
+        // writes on the single writer. `last_used_at` is stamped at most once a minute.
         let sql = format!(
-            "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, ?1), ?1) \
-             WHERE key_hash = ?2 AND revoked_at IS NULL RETURNING {API_KEY_COLUMNS}"
+            "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL"
         );
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(to_ms(now))
             .bind(key_hash)
-            .fetch_optional(&self.writer)
+            .fetch_optional(&self.reader)
             .await?;
-        row.as_ref().map(api_key_from_row).transpose()
+        let Some(mut key) = row.as_ref().map(api_key_from_row).transpose()? else {
+            return Ok(None);
+        };
+        if crate::types::needs_stamp(key.last_used_at, now) {
+            sqlx::query(
+                "UPDATE api_keys SET last_used_at = MAX(COALESCE(last_used_at, ?1), ?1) \
+                 WHERE id = ?2",
+            )
+            .bind(to_ms(now))
+            .bind(key.id)
+            .execute(&self.writer)
+            .await?;
+            key.last_used_at = key.last_used_at.max(Some(now));
+        }
+        Ok(Some(key))
     }
 
     async fn api_keys(&self) -> Result<Vec<ApiKeyRow>, StoreError> {

@@ -622,24 +622,34 @@ pub async fn api_keys_create_authenticate_revoke(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(later.last_used_at, Some(at(6_000)));
+    assert_eq!(
+        later.last_used_at,
+        Some(at(5_000)),
+        "stamped at most once a minute: checking a key is a read"
+    );
+    let much_later = store
+        .authenticate("aaaa1111", at(65_000))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(much_later.last_used_at, Some(at(65_000)));
 
-    assert!(store.revoke_api_key(ci, at(7_000)).await.unwrap());
+    assert!(store.revoke_api_key(ci, at(70_000)).await.unwrap());
     assert!(
-        !store.revoke_api_key(ci, at(8_000)).await.unwrap(),
+        !store.revoke_api_key(ci, at(80_000)).await.unwrap(),
         "already revoked"
     );
     assert!(
-        !store.revoke_api_key(9_999, at(8_000)).await.unwrap(),
+        !store.revoke_api_key(9_999, at(80_000)).await.unwrap(),
         "no such key"
     );
     assert_eq!(
-        store.authenticate("aaaa1111", at(9_000)).await.unwrap(),
+        store.authenticate("aaaa1111", at(190_000)).await.unwrap(),
         None
     );
     assert!(
         store
-            .authenticate("bbbb2222", at(9_000))
+            .authenticate("bbbb2222", at(190_000))
             .await
             .unwrap()
             .is_some()
@@ -648,14 +658,14 @@ pub async fn api_keys_create_authenticate_revoke(store: Arc<dyn Store>) {
     let keys = store.api_keys().await.unwrap();
     assert_eq!(keys.len(), 2);
     assert_eq!(keys[0].id, ci);
-    assert_eq!(keys[0].revoked_at, Some(at(7_000)));
+    assert_eq!(keys[0].revoked_at, Some(at(70_000)));
     assert_eq!(
         keys[0].last_used_at,
-        Some(at(6_000)),
+        Some(at(65_000)),
         "a refused key is not stamped"
     );
     assert_eq!(keys[1].role, Role::Authenticated);
-    assert_eq!(keys[1].last_used_at, Some(at(9_000)));
+    assert_eq!(keys[1].last_used_at, Some(at(190_000)));
     assert_eq!(store.count(Table::ApiKeys).await.unwrap(), 2);
 }
 
