@@ -4,5 +4,5 @@
 mod cli;
 mod common;
 mod http;
-mod serve;
 mod pipeline;
+mod serve;

@@ -147,7 +147,8 @@ async fn sigterm_finishes_cleanly() {
 #[tokio::test]
 async fn serve_runs_diagnosis_on_its_interval_and_files_to_the_outbox() {
     let mut t = TestCommand::new();
-    t.env.push(("TOKPULSE_DIAGNOSIS_INTERVAL_SECS".into(), "1".into()));
+    t.env
+        .push(("TOKPULSE_DIAGNOSIS_INTERVAL_SECS".into(), "1".into()));
     let key = t.create_key("service");
     let (mut child, base) = start(&t);
     // 60 slow requests in the last minute: over the 1500 ms p95 threshold.
@@ -183,15 +184,28 @@ async fn serve_runs_diagnosis_on_its_interval_and_files_to_the_outbox() {
         if let Some(f) = v["findings"].as_array().and_then(|f| f.first()) {
             break f.clone();
         }
-        assert!(std::time::Instant::now() < deadline, "no finding after 30 s: {v}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no finding after 30 s: {v}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(finding["finding"]["kind"], "latency_regression", "{finding}");
-    assert_eq!(finding["finding"]["route"], "POST /reports/export", "{finding}");
+    assert_eq!(
+        finding["finding"]["kind"], "latency_regression",
+        "{finding}"
+    );
+    assert_eq!(
+        finding["finding"]["route"], "POST /reports/export",
+        "{finding}"
+    );
     let issues = t.path().join("tokpulse-data/outbox/issues");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::fs::read_dir(&issues).map_or(0, |d| d.count()) == 0 {
-        assert!(std::time::Instant::now() < deadline, "no issue in {}", issues.display());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no issue in {}",
+            issues.display()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     child.kill().unwrap();
