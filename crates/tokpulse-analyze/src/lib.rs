@@ -12,6 +12,8 @@
 //! - [`AnalyzersConfig`] (`[analyzers]`): the one place analyzers are listed; validates their
 //!   settings and builds them.
 //! - [`quantile`] / [`p95`]: exact nearest-rank quantiles.
+//! - [`anomaly`]: a streaming anomaly detector for one metric series
+//!   ([`anomaly::StreamingDetector`]) and NAB's scoring rules ([`anomaly::nab`]).
 //!
 //! ```
 //! use chrono::{DateTime, Duration};
@@ -52,6 +54,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod anomaly;
 mod analyzers;
 mod quantile;
 

@@ -1,0 +1,16 @@
+//! Streaming anomaly detection on one metric series, and NAB's scoring rules to measure it.
+//!
+//! - [`StreamingDetector`]: sees one point at a time (no look-ahead) and gives each an anomaly
+//!   score in `[0, 1]` from robust, seasonal and level-shift baselines, calibrated to how rare
+//!   the surprise is for that series, with one high score per incident.
+//! - [`nab`]: the Numenta Anomaly Benchmark's scoring (scaled-sigmoid window rewards, false
+//!   positive penalties, the three profiles, threshold optimisation and normalisation), used by
+//!   `tokpulse bench nab`.
+
+mod detector;
+pub mod nab;
+
+pub use detector::{
+    BASELINE_POINTS, LEVEL_POINTS, REFRACTORY_POINTS, SEASON_DAYS, SEASON_TOLERANCE_SECS,
+    SURPRISE_HISTORY, StreamingDetector, TAIL_FRACTION,
+};
