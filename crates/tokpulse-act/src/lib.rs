@@ -62,6 +62,8 @@
 #![warn(missing_docs)]
 
 mod error;
+#[cfg(feature = "testing")]
+pub mod fake_github;
 mod issue;
 mod queue;
 mod router;
@@ -75,4 +77,5 @@ pub use issue::{IssueDraft, fingerprint_marker, render_issue};
 pub use queue::{DeliveryReport, deliver_due, retry_delay};
 pub use router::{ActionKind, ActionPayload, plan_for_change, plan_for_resolution};
 pub use sink::{Delivered, Sink};
+pub use sinks::github::{GithubIssues, GithubTarget};
 pub use sinks::outbox::{Outbox, OutboxEntry};

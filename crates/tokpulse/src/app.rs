@@ -5,7 +5,7 @@ use crate::engine::Engine;
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokpulse_act::{Outbox, Sink};
+use tokpulse_act::{GithubIssues, GithubTarget, Outbox, Sink};
 use tokpulse_guard::Guard;
 use tokpulse_ingest::Ingestor;
 use tokpulse_store::{Store, StoreTarget};
@@ -44,15 +44,48 @@ pub struct App {
     pub engine: Arc<Engine>,
 }
 
+/// The sinks the config turns on; secrets (the GitHub token) come from `env`.
+pub fn sinks(
+    config: &Config,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+    if config.outbox.enabled {
+        sinks.push(Arc::new(Outbox::new(config.outbox_dir())));
+    }
+    if config.github.enabled {
+        let g = &config.github;
+        let token = env
+            .get(&g.token_env)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "github.enabled is true but ${} is not set: export the token there",
+                    g.token_env
+                )
+            })?;
+        let target =
+            GithubTarget::parse(&g.repo).map_err(|e| anyhow::anyhow!("github.repo: {e}"))?;
+        let client = GithubIssues::client(&g.api_url, token).map_err(|e| anyhow::anyhow!(e))?;
+        sinks.push(Arc::new(GithubIssues::new(client, target)));
+    }
+    Ok(sinks)
+}
+
 impl App {
-    /// Builds the pipeline on an open store.
+    /// Builds the pipeline on an open store, with the outbox as its only sink (when enabled).
     pub fn new(config: &Config, store: Arc<dyn Store>) -> App {
-        let guard = Arc::new(Guard::new(&config.guard));
-        let ingestor = Arc::new(Ingestor::new(guard, store.clone()));
         let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
         if config.outbox.enabled {
             sinks.push(Arc::new(Outbox::new(config.outbox_dir())));
         }
+        App::with_sinks(config, store, sinks)
+    }
+
+    /// Builds the pipeline with the given sinks.
+    pub fn with_sinks(config: &Config, store: Arc<dyn Store>, sinks: Vec<Arc<dyn Sink>>) -> App {
+        let guard = Arc::new(Guard::new(&config.guard));
+        let ingestor = Arc::new(Ingestor::new(guard, store.clone()));
         let engine = Arc::new(Engine::new(
             store.clone(),
             &config.analyzers,

@@ -39,8 +39,9 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
         }
         Command::Demo(a) => crate::demo::run(&config, &a).await,
         Command::Serve(a) => {
+            let sinks = crate::app::sinks(&config, &env)?;
             let store = open_store(&target()).await?;
-            let app = App::new(&config, store);
+            let app = App::with_sinks(&config, store, sinks);
             let listen = a.listen.unwrap_or_else(|| config.server.listen.clone());
             crate::serve::serve(&config, app, &listen, crate::serve::shutdown_signal()).await?;
             Ok(0)
@@ -64,8 +65,9 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
                     .with_timezone(&chrono::Utc),
                 None => chrono::Utc::now(),
             };
+            let sinks = crate::app::sinks(&config, &env)?;
             let store = open_store(&target()).await?;
-            let app = App::new(&config, store.clone());
+            let app = App::with_sinks(&config, store.clone(), sinks);
             let run = app.engine.run(now).await?;
             let open = store
                 .findings(Some(tokpulse_core::FindingStatus::Open), 1000)

@@ -37,6 +37,8 @@ pub struct Config {
     pub analyzers: AnalyzersConfig,
     /// The local outbox sink.
     pub outbox: OutboxConfig,
+    /// The GitHub issues sink.
+    pub github: GithubConfig,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             diagnosis: DiagnosisConfig::default(),
             analyzers: AnalyzersConfig::default(),
             outbox: OutboxConfig::default(),
+            github: GithubConfig::default(),
         }
     }
 }
@@ -127,6 +130,32 @@ impl Default for OutboxConfig {
     }
 }
 
+/// `[github]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GithubConfig {
+    /// Whether findings are filed as GitHub issues.
+    pub enabled: bool,
+    /// `owner/name` of the repository issues are filed in.
+    pub repo: String,
+    /// The REST API: `https://api.github.com`, or `https://HOST/api/v3` on GitHub Enterprise
+    /// Server.
+    pub api_url: String,
+    /// The environment variable holding the token (never the token itself).
+    pub token_env: String,
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        GithubConfig {
+            enabled: false,
+            repo: String::new(),
+            api_url: "https://api.github.com".into(),
+            token_env: "GITHUB_TOKEN".into(),
+        }
+    }
+}
+
 impl Config {
     /// Every problem with the values, each as `key.path: reason`.
     pub fn validate(&self) -> Vec<String> {
@@ -157,6 +186,22 @@ impl Config {
         }
         if self.diagnosis.max_delivery_attempts == 0 {
             errors.push("diagnosis.max_delivery_attempts: must be > 0, got 0".to_string());
+        }
+        if self.github.enabled {
+            if let Err(e) = tokpulse_act::GithubTarget::parse(&self.github.repo) {
+                errors.push(format!("github.repo: {e}"));
+            }
+            if !(self.github.api_url.starts_with("https://")
+                || self.github.api_url.starts_with("http://"))
+            {
+                errors.push(format!(
+                    "github.api_url: expected an http(s) URL, got {:?}",
+                    self.github.api_url
+                ));
+            }
+            if self.github.token_env.is_empty() {
+                errors.push("github.token_env: must name an environment variable".to_string());
+            }
         }
         errors.extend(self.analyzers.validate());
         errors
@@ -387,6 +432,14 @@ significance = {significance}
 # Every new finding becomes a Markdown issue draft plus a JSONL record here.
 enabled = true
 dir = "outbox"
+
+[github]
+# File findings as GitHub issues (one per finding, closed when it resolves, reopened if it
+# comes back). The token is read from the variable named by token_env, never from this file.
+enabled = false
+repo = ""
+api_url = "https://api.github.com"
+token_env = "GITHUB_TOKEN"
 "#,
         data_dir = d.data_dir.display(),
         listen = d.server.listen,
@@ -489,6 +542,29 @@ mod tests {
         assert!(
             e.to_string().contains("TOKPULSE_DIAGNOSIS_INTERVAL_SECS"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn github_needs_a_repo_when_enabled() {
+        let e = parse(
+            "t.toml",
+            "[github]\nenabled = true\nrepo = \"tokpulse\"\n",
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.problems,
+            ["github.repo: expected \"owner/name\", got \"tokpulse\""],
+            "{e}"
+        );
+        assert!(
+            parse(
+                "t.toml",
+                "[github]\nenabled = true\nrepo = \"acme/shop\"\n",
+                &env(&[])
+            )
+            .is_ok()
         );
     }
 

@@ -1,3 +1,4 @@
 //! The sinks: one file each.
 
+pub mod github;
 pub mod outbox;

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod fake_store;
+mod github;
 mod sqlite;
 mod worker;

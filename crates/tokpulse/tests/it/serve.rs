@@ -145,8 +145,18 @@ async fn sigterm_finishes_cleanly() {
 }
 
 #[tokio::test]
-async fn serve_runs_diagnosis_on_its_interval_and_files_to_the_outbox() {
+async fn serve_runs_diagnosis_on_its_interval_and_files_to_the_outbox_and_github() {
+    let gh = tokpulse_act::fake_github::FakeGithub::start("acme", "shop", "ghp_serve_test").await;
     let mut t = TestCommand::new();
+    for (k, v) in [
+        ("TOKPULSE_GITHUB_ENABLED", "true"),
+        ("TOKPULSE_GITHUB_REPO", "acme/shop"),
+        ("TOKPULSE_GITHUB_API_URL", gh.url.as_str()),
+        ("TOKPULSE_GITHUB_TOKEN_ENV", "TEST_GH_TOKEN"),
+        ("TEST_GH_TOKEN", "ghp_serve_test"),
+    ] {
+        t.env.push((k.into(), v.into()));
+    }
     t.env
         .push(("TOKPULSE_DIAGNOSIS_INTERVAL_SECS".into(), "1".into()));
     let key = t.create_key("service");
@@ -208,6 +218,21 @@ async fn serve_runs_diagnosis_on_its_interval_and_files_to_the_outbox() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while gh.issues().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing filed on GitHub"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let issues = gh.issues();
+    assert_eq!(issues.len(), 1);
+    assert!(
+        issues[0].title.contains("/reports/export"),
+        "{:?}",
+        issues[0]
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }
