@@ -54,8 +54,8 @@
 //! ```
 #![warn(missing_docs)]
 
-pub mod anomaly;
 mod analyzers;
+pub mod anomaly;
 mod quantile;
 
 pub use analyzers::{AnalyzersConfig, RouteHealth};

@@ -197,4 +197,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 2)]
         clients: usize,
     },
+    /// The Numenta Anomaly Benchmark: streams every series under DIR/data through the anomaly
+    /// detector and prints NAB's normalised score for the standard, low-FP and low-FN profiles
+    /// (one threshold per profile for all files, optimised over the corpus as NAB does).
+    Nab {
+        /// A folder in NAB's layout: data/<family>/<file>.csv and labels/combined_windows.json.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// Also write per-row scores in NAB's results layout:
+        /// OUT/tokpulse/<family>/tokpulse_<file>.csv.
+        #[arg(long, value_name = "OUT")]
+        results: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
 }

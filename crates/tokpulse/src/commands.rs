@@ -154,6 +154,11 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             runs,
             clients,
         }) => crate::bench::ingest(&config, records, batch_size, runs, clients).await,
+        Command::Bench(BenchCommand::Nab {
+            dir,
+            results,
+            format,
+        }) => crate::nab::run(&dir, results.as_deref(), format),
     }
 }
 

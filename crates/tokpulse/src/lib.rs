@@ -12,6 +12,7 @@ pub mod demo;
 pub mod engine;
 pub mod ingest_files;
 pub mod keys;
+pub mod nab;
 pub mod serve;
 pub mod server;
 

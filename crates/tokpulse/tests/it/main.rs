@@ -4,5 +4,6 @@
 mod cli;
 mod common;
 mod http;
+mod nab;
 mod pipeline;
 mod serve;
