@@ -11,19 +11,25 @@
 //!    day (± [`SEASON_TOLERANCE_SECS`]) on the previous [`SEASON_DAYS`] days, so a nightly batch
 //!    job is not news every night; that lookup uses the timestamps, so irregular sampling and
 //!    duplicated timestamps need no special case.
-//! 3. **Calibration per series.** A surprise is only as alarming as it is rare *for this
+//! 3. **Novelty.** How far the value lies beyond the highest or lowest value of the last
+//!    [`RANGE_POINTS`] points (a week at 5-minute sampling), in units of that history's robust
+//!    spread: a value never seen in a week is news even in a series whose everyday noise is
+//!    large.
+//! 4. **Calibration per series.** A surprise is only as alarming as it is rare *for this
 //!    series*: its tail probability is estimated against the last [`SURPRISE_HISTORY`]
-//!    surprises of the same direction by peaks over threshold (the empirical frequency up to the
+//!    surprises of the same kind and direction by peaks over threshold (the empirical frequency up to the
 //!    top [`TAIL_FRACTION`], an exponential tail fitted to the exceedances beyond, as in SPOT,
 //!    Siffer et al., KDD 2017). The score is `−log10(p) / 10`, clamped to `[0, 1]` (1 = one in
-//!    ten billion), so one threshold means the same rarity on every series, whatever its units.
-//! 4. **One alert per incident.** A score that does not beat every raw score of the last
+//!    ten billion), taking the rarest of the four (deviation or novelty, up or down), so one
+//!    threshold means the same rarity on every series, whatever its units.
+//! 5. **One alert per incident.** A score that does not beat every raw score of the last
 //!    [`REFRACTORY_POINTS`] points is reported as 0: the incident is already open. A larger
 //!    surprise within that time still scores.
 //!
 //! The settings are fixed from first principles, not fitted to a benchmark: a baseline of about
 //! a day of 5-minute points, the shortest median that ignores one outlier, a week of seasonal
-//! history, a surprise history of a few days, the 1% tail, and a refractory half-day.
+//! and of range history, a surprise history of a few days, the 1% tail, and a refractory
+//! half-day.
 
 use std::collections::VecDeque;
 
@@ -35,7 +41,9 @@ pub const LEVEL_POINTS: usize = 3;
 pub const SEASON_DAYS: i64 = 7;
 /// How far from the same time of day a previous value may lie and still count.
 pub const SEASON_TOLERANCE_SECS: i64 = 15 * 60;
-/// Surprises remembered per direction for the tail estimate.
+/// Points whose range a new value is compared with (a week of 5-minute points).
+pub const RANGE_POINTS: usize = 2016;
+/// Surprises remembered per kind and direction for the tail estimate.
 pub const SURPRISE_HISTORY: usize = 1000;
 /// Share of the surprise history treated as its tail.
 pub const TAIL_FRACTION: f64 = 0.01;
@@ -80,6 +88,16 @@ impl Window {
 
     fn len(&self) -> usize {
         self.sorted.len()
+    }
+
+    /// The smallest value; 0 when empty.
+    fn lowest(&self) -> f64 {
+        self.sorted.first().copied().unwrap_or(0.0)
+    }
+
+    /// The largest value; 0 when empty.
+    fn highest(&self) -> f64 {
+        self.sorted.last().copied().unwrap_or(0.0)
     }
 
     /// The median (mean of the two middle values for an even count); 0 when empty.
@@ -147,8 +165,11 @@ fn median_of_sorted(v: &[f64]) -> f64 {
 pub struct StreamingDetector {
     baseline: Window,
     dated: VecDeque<(i64, f64)>,
+    range: Window,
     up: Window,
     down: Window,
+    beyond_high: Window,
+    beyond_low: Window,
     raw_scores: VecDeque<f64>,
 }
 
@@ -164,8 +185,11 @@ impl StreamingDetector {
         StreamingDetector {
             baseline: Window::new(BASELINE_POINTS),
             dated: VecDeque::new(),
+            range: Window::new(RANGE_POINTS),
             up: Window::new(SURPRISE_HISTORY),
             down: Window::new(SURPRISE_HISTORY),
+            beyond_high: Window::new(SURPRISE_HISTORY),
+            beyond_low: Window::new(SURPRISE_HISTORY),
             raw_scores: VecDeque::with_capacity(REFRACTORY_POINTS + 1),
         }
     }
@@ -194,6 +218,7 @@ impl StreamingDetector {
             self.dated.pop_front();
         }
         self.baseline.push(value);
+        self.range.push(value);
         score.clamp(0.0, 1.0)
     }
 
@@ -250,17 +275,30 @@ impl StreamingDetector {
 
         let surprise_up = (point_up.max(level) / sigma).ln_1p();
         let surprise_down = (point_down.max(-level) / sigma).ln_1p();
+
+        // Until the range history is long enough to mean something, nothing is beyond it.
+        let (mut beyond_high, mut beyond_low) = (0.0, 0.0);
+        if self.range.len() >= MIN_SURPRISES {
+            let spread = self.range.spread(self.range.median());
+            beyond_high = ((x - self.range.highest()).max(0.0) / spread).ln_1p();
+            beyond_low = ((self.range.lowest() - x).max(0.0) / spread).ln_1p();
+        }
+
         let score = if self.up.len() >= MIN_SURPRISES {
             let p = self
                 .up
                 .tail_probability(surprise_up)
-                .min(self.down.tail_probability(surprise_down));
+                .min(self.down.tail_probability(surprise_down))
+                .min(self.beyond_high.tail_probability(beyond_high))
+                .min(self.beyond_low.tail_probability(beyond_low));
             (-p.max(1e-300).log10() / 10.0).clamp(0.0, 1.0)
         } else {
             0.0
         };
         self.up.push(surprise_up);
         self.down.push(surprise_down);
+        self.beyond_high.push(beyond_high);
+        self.beyond_low.push(beyond_low);
         score
     }
 }
@@ -328,6 +366,28 @@ mod tests {
         }
         let s = run(&v);
         assert!(s[2400..2410].iter().any(|x| *x > 0.5));
+    }
+
+    #[test]
+    fn a_value_never_seen_in_a_week_is_news_despite_routine_spikes() {
+        // Routine spikes and dips of ±12 make large deviations ordinary; a dip to well below
+        // anything seen in the last week is not.
+        let mut seed = 4;
+        let mut v: Vec<f64> = (0..3000)
+            .map(|i| {
+                let base = 33.0 + 0.5 * noise(&mut seed);
+                match i % 37 {
+                    0 => base + 12.0,
+                    18 => base - 12.0,
+                    _ => base,
+                }
+            })
+            .collect();
+        v[2600] = 15.0;
+        let s = run(&v);
+        let routine = (2000..2590).map(|i| s[i]).fold(0.0, f64::max);
+        assert!(s[2600] > 0.5, "drop scored {}", s[2600]);
+        assert!(s[2600] > routine, "drop {} vs routine {routine}", s[2600]);
     }
 
     #[test]
