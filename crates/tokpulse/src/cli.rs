@@ -66,6 +66,9 @@ pub enum Command {
     /// Measure TokPulse's hot paths.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// AI cost: pricing, month-end forecasts, budgets.
+    #[command(subcommand)]
+    Cost(CostCommand),
 }
 
 /// `tokpulse demo`
@@ -208,6 +211,31 @@ pub enum BenchCommand {
         /// OUT/tokpulse/<family>/tokpulse_<file>.csv.
         #[arg(long, value_name = "OUT")]
         results: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+}
+
+/// `tokpulse cost …`
+#[derive(Debug, Subcommand)]
+pub enum CostCommand {
+    /// Score the month-end forecast methods on generated spend histories (weekly pattern,
+    /// growth, a launch, holiday weeks, retry storms): error of the projection made on days 7,
+    /// 14 and 21, and how often the real month end fell inside each method's interval.
+    Backtest {
+        /// Random seed; the same seed gives the same histories.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Histories to generate.
+        #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        histories: u64,
+        /// Months per history; the first 3 are history only, the rest are scored.
+        #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(4..=120))]
+        months: u64,
+        /// Nominal coverage of the prediction intervals.
+        #[arg(long, default_value_t = 0.8)]
+        coverage: f64,
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,

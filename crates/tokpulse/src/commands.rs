@@ -154,6 +154,7 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             runs,
             clients,
         }) => crate::bench::ingest(&config, records, batch_size, runs, clients).await,
+        Command::Cost(c) => crate::cost::run(c),
         Command::Bench(BenchCommand::Nab {
             dir,
             results,

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod cost;
 pub mod demo;
 pub mod engine;
 pub mod ingest_files;
