@@ -64,6 +64,8 @@
 mod error;
 #[cfg(feature = "testing")]
 pub mod fake_github;
+#[cfg(feature = "testing")]
+pub mod fake_slack;
 mod issue;
 mod queue;
 mod router;
@@ -79,3 +81,4 @@ pub use router::{ActionKind, ActionPayload, plan_for_change, plan_for_resolution
 pub use sink::{Delivered, Sink};
 pub use sinks::github::{GithubIssues, GithubTarget};
 pub use sinks::outbox::{Outbox, OutboxEntry};
+pub use sinks::slack::Slack;

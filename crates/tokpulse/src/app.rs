@@ -5,7 +5,7 @@ use crate::engine::Engine;
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokpulse_act::{GithubIssues, GithubTarget, Outbox, Sink};
+use tokpulse_act::{GithubIssues, GithubTarget, Outbox, Sink, Slack};
 use tokpulse_guard::Guard;
 use tokpulse_ingest::Ingestor;
 use tokpulse_store::{Store, StoreTarget};
@@ -68,6 +68,19 @@ pub fn sinks(
             GithubTarget::parse(&g.repo).map_err(|e| anyhow::anyhow!("github.repo: {e}"))?;
         let client = GithubIssues::client(&g.api_url, token).map_err(|e| anyhow::anyhow!(e))?;
         sinks.push(Arc::new(GithubIssues::new(client, target)));
+    }
+    if config.slack.enabled {
+        let var = &config.slack.webhook_url_env;
+        let url = env.get(var).filter(|u| !u.is_empty()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "slack.enabled is true but ${var} is not set: export the webhook URL there"
+            )
+        })?;
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(15))
+            .build()
+            .context("building the HTTP client")?;
+        sinks.push(Arc::new(Slack::new(url.clone(), client)));
     }
     Ok(sinks)
 }

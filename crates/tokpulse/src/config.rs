@@ -39,6 +39,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// The GitHub issues sink.
     pub github: GithubConfig,
+    /// The Slack sink.
+    pub slack: SlackConfig,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             analyzers: AnalyzersConfig::default(),
             outbox: OutboxConfig::default(),
             github: GithubConfig::default(),
+            slack: SlackConfig::default(),
         }
     }
 }
@@ -156,6 +159,25 @@ impl Default for GithubConfig {
     }
 }
 
+/// `[slack]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// Whether findings are posted to Slack.
+    pub enabled: bool,
+    /// The environment variable holding the incoming-webhook URL (it is the credential).
+    pub webhook_url_env: String,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        SlackConfig {
+            enabled: false,
+            webhook_url_env: "TOKPULSE_SLACK_WEBHOOK_URL".into(),
+        }
+    }
+}
+
 impl Config {
     /// Every problem with the values, each as `key.path: reason`.
     pub fn validate(&self) -> Vec<String> {
@@ -202,6 +224,9 @@ impl Config {
             if self.github.token_env.is_empty() {
                 errors.push("github.token_env: must name an environment variable".to_string());
             }
+        }
+        if self.slack.enabled && self.slack.webhook_url_env.is_empty() {
+            errors.push("slack.webhook_url_env: must name an environment variable".to_string());
         }
         errors.extend(self.analyzers.validate());
         errors
@@ -440,6 +465,12 @@ enabled = false
 repo = ""
 api_url = "https://api.github.com"
 token_env = "GITHUB_TOKEN"
+
+[slack]
+# Post findings to a channel through an incoming webhook, at most one message a second. The
+# webhook URL is a credential: it is read from the variable named here.
+enabled = false
+webhook_url_env = "TOKPULSE_SLACK_WEBHOOK_URL"
 "#,
         data_dir = d.data_dir.display(),
         listen = d.server.listen,

@@ -29,6 +29,9 @@ fn reset_sigpipe() {}
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // One TLS stack (rustls with ring) for every HTTPS client: reqwest is built without a
+    // provider of its own.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // The server keeps Rust's default (SIGPIPE ignored): a client hanging up must not kill it.
     if !matches!(args.command, cli::Command::Serve(_)) {
         reset_sigpipe();

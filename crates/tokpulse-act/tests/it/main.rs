@@ -5,5 +5,6 @@
 
 mod fake_store;
 mod github;
+mod slack;
 mod sqlite;
 mod worker;

@@ -145,8 +145,9 @@ async fn sigterm_finishes_cleanly() {
 }
 
 #[tokio::test]
-async fn serve_runs_diagnosis_on_its_interval_and_files_to_the_outbox_and_github() {
+async fn serve_runs_diagnosis_on_its_interval_and_delivers_to_every_sink() {
     let gh = tokpulse_act::fake_github::FakeGithub::start("acme", "shop", "ghp_serve_test").await;
+    let slack = tokpulse_act::fake_slack::FakeSlack::start().await;
     let mut t = TestCommand::new();
     for (k, v) in [
         ("TOKPULSE_GITHUB_ENABLED", "true"),
@@ -154,6 +155,8 @@ async fn serve_runs_diagnosis_on_its_interval_and_files_to_the_outbox_and_github
         ("TOKPULSE_GITHUB_API_URL", gh.url.as_str()),
         ("TOKPULSE_GITHUB_TOKEN_ENV", "TEST_GH_TOKEN"),
         ("TEST_GH_TOKEN", "ghp_serve_test"),
+        ("TOKPULSE_SLACK_ENABLED", "true"),
+        ("TOKPULSE_SLACK_WEBHOOK_URL", slack.webhook_url.as_str()),
     ] {
         t.env.push((k.into(), v.into()));
     }

@@ -1,0 +1,125 @@
+//! The Slack sink against the local Slack stand-in.
+
+use chrono::DateTime;
+use std::time::Duration;
+use tokpulse_act::fake_slack::FakeSlack;
+use tokpulse_act::{DeliveryError, Sink, Slack, plan_for_change};
+use tokpulse_core::{
+    Evidence, Finding, FindingKind, FindingStatus, Fingerprint, Severity, StoredFinding, Window,
+};
+use tokpulse_store::{ActionRow, ActionStatus, FindingChange};
+
+fn action() -> ActionRow {
+    let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let f = StoredFinding {
+        id: 1,
+        finding: Finding {
+            kind: FindingKind::LatencyRegression,
+            severity: Severity::Critical,
+            fingerprint: Fingerprint::of(FindingKind::LatencyRegression, &["api", "GET /s"]),
+            title: "p95 latency of GET /s on api up 221% (277 ms → 890 ms)".into(),
+            service: "api".into(),
+            route: Some("GET /s".into()),
+            window: Window {
+                start: now - chrono::Duration::minutes(30),
+                end: now,
+            },
+            evidence: vec![Evidence {
+                metric: "p95 latency".into(),
+                current: 890.0,
+                baseline: Some(277.0),
+                threshold: Some(1500.0),
+                unit: "ms".into(),
+            }],
+            cause: None,
+            suggestion: "Bisect.".into(),
+        },
+        status: FindingStatus::Open,
+        first_seen: now,
+        last_seen: now,
+        occurrences: 1,
+        resolved_at: None,
+    };
+    let a = plan_for_change(FindingChange::New { id: 1 }, &f, &["slack"], now).remove(0);
+    ActionRow {
+        id: 1,
+        finding_id: 1,
+        sink: a.sink,
+        kind: a.kind,
+        idempotency_key: a.idempotency_key,
+        payload: a.payload,
+        status: ActionStatus::Pending,
+        attempts: 0,
+        last_error: None,
+        created_at: now,
+        next_attempt_at: now,
+        delivered_at: None,
+        external_ref: None,
+    }
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+#[tokio::test]
+async fn a_block_kit_message_with_the_key_numbers_at_slacks_pace() {
+    let slack = FakeSlack::start().await;
+    let sink = Slack::new(slack.webhook_url.clone(), client());
+    let a = action();
+    sink.deliver(&a).await.unwrap();
+    let m = slack.messages().remove(0);
+    assert!(m["text"].as_str().unwrap().contains("GET /s"), "{m}");
+    let blocks = m["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    assert!(
+        blocks[0]["text"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("CRITICAL"),
+        "{m}"
+    );
+    let fields = blocks
+        .iter()
+        .find_map(|b| b["fields"].as_array())
+        .expect("key numbers");
+    assert!(
+        fields[0]["text"].as_str().unwrap().contains("p95 latency"),
+        "{m}"
+    );
+    // Right away again: too soon for Slack's pace; the queue is told how long to wait.
+    match sink.deliver(&a).await.unwrap_err() {
+        DeliveryError::Retryable { after, .. } => assert!(after.unwrap() <= Duration::from_secs(1)),
+        e => panic!("{e}"),
+    }
+    assert_eq!(slack.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn slack_failures_become_retry_or_give_up() {
+    let slack = FakeSlack::start().await;
+    let a = action();
+    slack.fail_next(429);
+    let e = Slack::new(slack.webhook_url.clone(), client())
+        .deliver(&a)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, DeliveryError::Retryable { after: Some(d), .. } if d == Duration::from_secs(3)),
+        "{e}"
+    );
+    slack.fail_next(500);
+    let e = Slack::new(slack.webhook_url.clone(), client())
+        .deliver(&a)
+        .await
+        .unwrap_err();
+    assert!(e.is_retryable());
+    let wrong = slack.webhook_url.replace("B0001", "B9999");
+    let e = Slack::new(wrong, client()).deliver(&a).await.unwrap_err();
+    assert!(
+        !e.is_retryable() && e.to_string().contains("no_service"),
+        "{e}"
+    );
+    assert!(slack.messages().is_empty());
+}
