@@ -179,6 +179,8 @@ pub struct CheckpointScore {
     pub day: u32,
     /// Mean absolute percentage error of the projected month end.
     pub mape_pct: f64,
+    /// Median absolute percentage error: the typical month, without the rare ones.
+    pub median_ape_pct: f64,
     /// Share of months whose real month end fell inside the interval, in percent.
     pub inside_pct: f64,
     /// Mean interval width as a percentage of the real month end.
@@ -215,9 +217,9 @@ pub struct Report {
     pub methods: Vec<MethodScore>,
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 struct Acc {
-    abs_pct: f64,
+    abs_pct: Vec<f64>,
     inside: usize,
     width_pct: f64,
     n: usize,
@@ -225,7 +227,7 @@ struct Acc {
 
 /// Generates `histories` histories of `months` months from `seed` and scores every method.
 pub fn run(seed: u64, histories: usize, months: usize, coverage: f64) -> Report {
-    let mut acc = vec![[Acc::default(); CHECKPOINTS.len()]; Method::ALL.len()];
+    let mut acc: Vec<[Acc; CHECKPOINTS.len()]> = vec![Default::default(); Method::ALL.len()];
     for h in 0..histories {
         let history = generate(seed, h as u64, months);
         score_history(&history, coverage, &mut acc);
@@ -239,9 +241,11 @@ pub fn run(seed: u64, histories: usize, months: usize, coverage: f64) -> Report 
                 .zip(per_day)
                 .map(|(&day, a)| {
                     let n = a.n.max(1) as f64;
+                    let mut ape = a.abs_pct.clone();
                     CheckpointScore {
                         day,
-                        mape_pct: a.abs_pct / n,
+                        mape_pct: ape.iter().sum::<f64>() / n,
+                        median_ape_pct: crate::forecast::stats::median(&mut ape).unwrap_or(0.0),
                         inside_pct: a.inside as f64 / n * 100.0,
                         mean_width_pct: a.width_pct / n,
                         months: a.n,
@@ -299,7 +303,8 @@ fn score_history(history: &History, coverage: f64, acc: &mut [[Acc; CHECKPOINTS.
                     };
                     let Ok(f) = f else { continue };
                     let a = &mut acc[m][c];
-                    a.abs_pct += (f.projection - actual).abs() / actual * 100.0;
+                    a.abs_pct
+                        .push((f.projection - actual).abs() / actual * 100.0);
                     a.width_pct += (f.upper - f.lower) / actual * 100.0;
                     a.inside += usize::from(f.lower <= actual && actual <= f.upper);
                     a.n += 1;

@@ -63,6 +63,7 @@ fn print_table(report: &Report) {
         "day 14",
         "day 21",
         "mean",
+        "median APE 7/14/21",
         "inside day 7",
         "day 14",
         "day 21",
@@ -73,6 +74,12 @@ fn print_table(report: &Report) {
         let mut row = vec![m.method.as_str().to_owned()];
         row.extend(m.checkpoints.iter().map(|c| format!("{:.1}%", c.mape_pct)));
         row.push(format!("{:.1}%", m.mean_mape_pct));
+        let medians: Vec<String> = m
+            .checkpoints
+            .iter()
+            .map(|c| format!("{:.1}", c.median_ape_pct))
+            .collect();
+        row.push(format!("{}%", medians.join(" / ")));
         row.extend(
             m.checkpoints
                 .iter()
