@@ -77,7 +77,9 @@ mod testing;
 pub use error::DeliveryError;
 pub use issue::{IssueDraft, fingerprint_marker, render_issue};
 pub use queue::{DeliveryReport, deliver_due, retry_delay};
-pub use router::{ActionKind, ActionPayload, plan_for_change, plan_for_resolution};
+pub use router::{
+    ActionKind, ActionPayload, plan_for_change, plan_for_recurrence, plan_for_resolution,
+};
 pub use sink::{Delivered, Sink};
 pub use sinks::github::{GithubIssues, GithubTarget};
 pub use sinks::outbox::{Outbox, OutboxEntry};

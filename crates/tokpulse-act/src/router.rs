@@ -18,6 +18,9 @@ pub enum ActionKind {
     Reopen,
     /// The finding stopped: close its issue with a note.
     Resolve,
+    /// The finding is still happening: add the latest evidence to its issue (at most once per
+    /// interval; see [`plan_for_recurrence`]).
+    Update,
 }
 
 impl ActionKind {
@@ -27,6 +30,7 @@ impl ActionKind {
             ActionKind::Open => "open",
             ActionKind::Reopen => "reopen",
             ActionKind::Resolve => "resolve",
+            ActionKind::Update => "update",
         }
     }
 }
@@ -38,8 +42,9 @@ impl FromStr for ActionKind {
             "open" => Ok(ActionKind::Open),
             "reopen" => Ok(ActionKind::Reopen),
             "resolve" => Ok(ActionKind::Resolve),
+            "update" => Ok(ActionKind::Update),
             other => Err(format!(
-                "unknown action kind {other:?}: expected open, reopen or resolve"
+                "unknown action kind {other:?}: expected open, reopen, resolve or update"
             )),
         }
     }
@@ -115,6 +120,48 @@ pub fn plan_for_change(
     }
 }
 
+/// The actions to queue, one per sink, when an open finding `f` was seen again at `now`: a
+/// comment with the latest evidence, at most once per `interval` (none when `interval` is zero).
+///
+/// Time since the finding was first seen is cut into slots of `interval`; the idempotency key
+/// `<sink>:<fingerprint>:update:<slot>` lets the first recurrence in each slot through and makes
+/// every later one in the same slot a duplicate the store refuses. The first slot is skipped:
+/// the issue was just filed with that evidence.
+pub fn plan_for_recurrence(
+    f: &StoredFinding,
+    sinks: &[&str],
+    now: Timestamp,
+    interval: chrono::TimeDelta,
+) -> Vec<NewAction> {
+    if interval <= chrono::TimeDelta::zero() {
+        return Vec::new();
+    }
+    let slot = (now - f.first_seen).num_seconds() / interval.num_seconds().max(1);
+    if slot < 1 {
+        return Vec::new();
+    }
+    let fp = f.finding.fingerprint.as_str();
+    let body = render_issue(f).body;
+    let table: Vec<&str> = body.lines().filter(|l| l.starts_with('|')).collect();
+    let note = format!(
+        "**Still happening** at {} ({} occurrences since {}). Latest: {}.\n\n{}",
+        time(now),
+        f.occurrences,
+        time(f.first_seen),
+        md(&one_line(&f.finding.title)),
+        table.join("\n")
+    );
+    plan(
+        f.id,
+        f,
+        sinks,
+        now,
+        ActionKind::Update,
+        Some(note),
+        |sink| format!("{sink}:{fp}:update:{slot}"),
+    )
+}
+
 /// The actions to queue, one per sink, when `f` has stopped occurring and was resolved at
 /// `now`: close its issue with a note.
 ///
@@ -184,6 +231,44 @@ mod tests {
     use super::*;
     use crate::testing::{row, stored_finding};
     use chrono::Duration;
+
+    #[test]
+    fn recurrence_comments_at_most_once_per_interval() {
+        let mut f = stored_finding();
+        let first = f.first_seen;
+        let hour = Duration::hours(1);
+        // Within the first interval: the issue was just filed; nothing.
+        assert!(
+            plan_for_recurrence(&f, &["github"], first + Duration::minutes(30), hour).is_empty()
+        );
+        f.occurrences = 5;
+        let a = plan_for_recurrence(&f, &["github"], first + Duration::minutes(70), hour);
+        let b = plan_for_recurrence(&f, &["github"], first + Duration::minutes(110), hour);
+        let c = plan_for_recurrence(&f, &["github"], first + Duration::minutes(130), hour);
+        assert_eq!(a[0].kind, "update");
+        assert_eq!(
+            a[0].idempotency_key, b[0].idempotency_key,
+            "same slot, same key"
+        );
+        assert_ne!(
+            a[0].idempotency_key, c[0].idempotency_key,
+            "next slot, new key"
+        );
+        let note = a[0].payload["note"].as_str().unwrap();
+        assert!(
+            note.contains("Still happening") && note.contains("| p95 latency |"),
+            "{note}"
+        );
+        assert!(
+            plan_for_recurrence(
+                &f,
+                &["github"],
+                first + Duration::hours(5),
+                Duration::zero()
+            )
+            .is_empty()
+        );
+    }
 
     #[test]
     fn new_findings_open_one_action_per_sink() {
@@ -305,7 +390,7 @@ mod tests {
             "**Reopened** at 2023-11-14 22:13:20 UTC: the problem is happening again (4 occurrences"
         ));
         assert_eq!("reopen".parse::<ActionKind>(), Ok(ActionKind::Reopen));
-        assert!("update".parse::<ActionKind>().is_err());
+        assert!("comment".parse::<ActionKind>().is_err());
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl App {
             &config.analyzers,
             sinks,
             config.diagnosis.max_delivery_attempts,
+            chrono::TimeDelta::minutes(i64::from(config.diagnosis.update_interval_minutes)),
         ));
         App {
             store,

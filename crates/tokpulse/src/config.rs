@@ -103,6 +103,9 @@ pub struct DiagnosisConfig {
     pub interval_secs: u64,
     /// Deliveries are given up (parked) after this many failed attempts.
     pub max_delivery_attempts: u32,
+    /// A finding still happening adds its latest evidence to its issue at most this often
+    /// (minutes; 0 never).
+    pub update_interval_minutes: u32,
 }
 
 impl Default for DiagnosisConfig {
@@ -110,6 +113,7 @@ impl Default for DiagnosisConfig {
         DiagnosisConfig {
             interval_secs: 60,
             max_delivery_attempts: 8,
+            update_interval_minutes: 360,
         }
     }
 }
@@ -433,6 +437,9 @@ allow_email_domains = []
 interval_secs = {interval}
 # A delivery is parked after this many failed attempts (`tokpulse actions` shows them).
 max_delivery_attempts = {attempts}
+# A finding that is still happening adds its latest evidence to its issue at most this often
+# (minutes; 0 never).
+update_interval_minutes = {update}
 
 [analyzers.route_health]
 # p95 latency and error rate per service and route, over the latest window, against the
@@ -479,6 +486,7 @@ webhook_url_env = "TOKPULSE_SLACK_WEBHOOK_URL"
         max_conn = d.database.max_connections,
         interval = d.diagnosis.interval_secs,
         attempts = d.diagnosis.max_delivery_attempts,
+        update = d.diagnosis.update_interval_minutes,
         window = rh.window_minutes,
         min_requests = rh.min_requests,
         max_dev = rh.max_deviation,

@@ -5,7 +5,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use tokpulse_act::{DeliveryReport, Sink, deliver_due, plan_for_change, plan_for_resolution};
+use tokpulse_act::{
+    DeliveryReport, Sink, deliver_due, plan_for_change, plan_for_recurrence, plan_for_resolution,
+};
 use tokpulse_analyze::{Analyzer, AnalyzersConfig, Inputs};
 use tokpulse_core::{FindingKind, FindingStatus, StoredFinding, Timestamp, Window};
 use tokpulse_store::{FindingChange, Store};
@@ -37,6 +39,7 @@ pub struct Engine {
     window: chrono::Duration,
     sinks: Vec<Arc<dyn Sink>>,
     max_attempts: u32,
+    update_interval: chrono::TimeDelta,
 }
 
 impl Engine {
@@ -46,6 +49,7 @@ impl Engine {
         analyzers: &AnalyzersConfig,
         sinks: Vec<Arc<dyn Sink>>,
         max_attempts: u32,
+        update_interval: chrono::TimeDelta,
     ) -> Engine {
         Engine {
             store,
@@ -53,6 +57,7 @@ impl Engine {
             window: chrono::Duration::minutes(i64::from(analyzers.route_health.window_minutes)),
             sinks,
             max_attempts,
+            update_interval,
         }
     }
 
@@ -117,7 +122,11 @@ impl Engine {
                 .get(fp.as_str())
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("finding {fp} was stored but is not open"))?;
-            for action in plan_for_change(change, &stored, &sink_names, now) {
+            let mut actions = plan_for_change(change, &stored, &sink_names, now);
+            if matches!(change, FindingChange::Updated { .. }) {
+                actions = plan_for_recurrence(&stored, &sink_names, now, self.update_interval);
+            }
+            for action in actions {
                 if self.store.enqueue_action(&action).await?.is_some() {
                     run.queued += 1;
                 }

@@ -4,9 +4,9 @@
 //!   repository's issues labelled `tokpulse`, open or closed), so an issue filed before a
 //!   restart or a lost database is reused, never filed twice; a closed one is reopened. Only
 //!   when there is none is a new issue created, with the rendered title, body and labels.
-//! - `reopen` / `resolve`: the note is posted as a comment carrying the action's idempotency
-//!   marker (skipped if a comment with that marker is already there), then the issue is
-//!   reopened or closed.
+//! - `reopen` / `resolve` / `update`: the note is posted as a comment carrying the action's
+//!   idempotency marker (skipped if a comment with that marker is already there), then the
+//!   issue is reopened or closed (an update leaves it as it is).
 //!
 //! Requests go through octocrab (authentication, base URL for GitHub Enterprise Server) with
 //! its raw calls, so that the status and rate-limit headers are ours to read: 429 and 403
@@ -281,6 +281,11 @@ impl Sink for GithubIssues {
                     self.comment_once(&issue, note, &action_marker).await?;
                 }
                 self.set_state(&issue, "closed").await?;
+            }
+            ActionKind::Update => {
+                if let Some(note) = &payload.note {
+                    self.comment_once(&issue, note, &action_marker).await?;
+                }
             }
         }
         Ok(Delivered {

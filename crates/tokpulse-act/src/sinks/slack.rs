@@ -48,6 +48,7 @@ impl Slack {
             ActionKind::Open => "New finding",
             ActionKind::Reopen => "Back again",
             ActionKind::Resolve => "Resolved",
+            ActionKind::Update => "Still happening",
         };
         let icon = match (kind, payload.severity.as_str()) {
             (ActionKind::Resolve, _) => ":white_check_mark:",
@@ -116,6 +117,13 @@ impl Sink for Slack {
                 action.id, action.kind
             ))
         })?;
+        if kind == ActionKind::Update {
+            // A channel hears when something starts, stops or comes back; the running
+            // commentary stays in the issue.
+            return Ok(Delivered {
+                external_ref: "slack: updates are not posted".into(),
+            });
+        }
         {
             let mut last = self
                 .last_sent

@@ -14,6 +14,7 @@ use tokpulse_store::{FindingChange, Store, StoreTarget, Table};
 async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
     let mut config = Config::default();
     config.outbox.dir = outbox.to_path_buf();
+    config.diagnosis.update_interval_minutes = 1;
     let app = App::new(&config, store.clone());
     let end = chrono::DateTime::parse_from_rfc3339("2026-11-24T15:30:00Z")
         .unwrap()
@@ -73,16 +74,23 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
     let issues = std::fs::read_dir(outbox.join("issues")).unwrap().count();
     assert_eq!(issues, 2);
 
-    // Same problems a minute later: updated, not duplicated; nothing new is filed.
+    // Same problems a minute later: updated, not duplicated; nothing new is filed, and each
+    // issue gets one update with the latest evidence (the interval is one minute here).
     let later = end + chrono::Duration::minutes(1);
     let run = app.engine.run(later).await.unwrap();
+    assert_eq!(run.queued, 2, "one update per finding");
+    let again = app
+        .engine
+        .run(later + chrono::Duration::seconds(20))
+        .await
+        .unwrap();
+    assert_eq!(again.queued, 0, "at most one update per interval");
     assert_eq!(run.seen.len(), 2);
     assert!(
         run.seen
             .iter()
             .all(|(c, f)| matches!(c, FindingChange::Updated { .. }) && f.occurrences == 2)
     );
-    assert_eq!(run.queued, 0);
     assert_eq!(store.count(Table::Findings).await.unwrap(), 2);
     assert_eq!(std::fs::read_dir(outbox.join("issues")).unwrap().count(), 2);
 
@@ -103,8 +111,8 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
     let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
     assert_eq!(
         jsonl.lines().count(),
-        4,
-        "two opens and two resolutions:\n{jsonl}"
+        6,
+        "two opens, two updates and two resolutions:\n{jsonl}"
     );
     // No customer email reached the store.
     assert!(
