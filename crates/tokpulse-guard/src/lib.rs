@@ -16,13 +16,16 @@
 #![warn(missing_docs)]
 
 mod detect;
+pub mod eval;
 mod scrub;
 
 pub use detect::{Entity, Span};
 pub use scrub::Scrub;
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 
 /// Text that has passed the guard. Only this crate can make one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -74,7 +77,7 @@ impl<R> std::ops::Deref for Guarded<R> {
     }
 }
 
-/// What the guard does with an entity type it finds.
+/// What the guard does with an entity type it finds (the coarse `secrets` / `emails` keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -85,6 +88,45 @@ pub enum Action {
     Block,
 }
 
+/// The policy for one entity type or field (`[guard.entities]`, `[guard.fields]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// Replace the value with its type: `[EMAIL]`.
+    Mask,
+    /// Keep the end, mask the rest: `**** **** **** 4242`, `j***@corp.io`, `***-**-6789`.
+    /// Types without a meaningful partial form are masked.
+    Partial,
+    /// A keyed hash (HMAC-SHA256 with `TOKPULSE_GUARD_HMAC_SECRET`): `[EMAIL:3f2a9c1d5e6b7a80]`.
+    /// The same value always becomes the same token, so people stay countable.
+    Hash,
+    /// Refuse the record, naming the field and the type, never the value.
+    Block,
+    /// Leave the value as it is.
+    Allow,
+}
+
+/// The environment variable holding the key for [`Policy::Hash`] tokens.
+pub const ENV_HMAC_SECRET: &str = "TOKPULSE_GUARD_HMAC_SECRET";
+
+/// The key for [`Policy::Hash`]. Read from the environment, never from the file; its `Debug`
+/// never shows it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct HmacSecret(Vec<u8>);
+
+impl HmacSecret {
+    /// Wraps a key.
+    pub fn new(key: impl Into<Vec<u8>>) -> Self {
+        HmacSecret(key.into())
+    }
+}
+
+impl fmt::Debug for HmacSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HmacSecret(***)")
+    }
+}
+
 /// The guard's settings (`[guard]` in `tokpulse.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -93,8 +135,20 @@ pub struct GuardConfig {
     pub secrets: Action,
     /// What to do with email addresses. Default: redact.
     pub emails: Action,
-    /// Email domains left as they are (`example.com`).
+    /// Email domains left as they are (`example.com`; subdomains too).
     pub allow_email_domains: Vec<String>,
+    /// IP ranges left as they are, in CIDR form (`10.0.0.0/8`, `fd00::/8`).
+    pub allow_ip_ranges: Vec<String>,
+    /// Values never redacted (compared without case): product names that look like people.
+    pub allow_terms: Vec<String>,
+    /// Policy per entity type (`CREDIT_CARD = "partial"`); wins over `secrets` / `emails`.
+    pub entities: BTreeMap<String, Policy>,
+    /// Policy per field path (`"attributes.user.email" = "hash"`, `"attributes.debug.*" =
+    /// "block"`); wins over everything else for what is found in that field.
+    pub fields: BTreeMap<String, Policy>,
+    /// The key for `hash`, from [`ENV_HMAC_SECRET`]; never in the file.
+    #[serde(skip)]
+    pub hmac_secret: Option<HmacSecret>,
 }
 
 impl Default for GuardConfig {
@@ -103,7 +157,104 @@ impl Default for GuardConfig {
             secrets: Action::Redact,
             emails: Action::Redact,
             allow_email_domains: Vec::new(),
+            allow_ip_ranges: Vec::new(),
+            allow_terms: Vec::new(),
+            entities: BTreeMap::new(),
+            fields: BTreeMap::new(),
+            hmac_secret: None,
         }
+    }
+}
+
+impl GuardConfig {
+    /// Every problem with the values, each as `guard.key.path: reason`.
+    pub fn validate(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        for (i, d) in self.allow_email_domains.iter().enumerate() {
+            if d.is_empty() || d.contains('@') || d.contains(char::is_whitespace) {
+                errors.push(format!(
+                    "guard.allow_email_domains[{i}]: expected a domain such as \"example.com\", got {d:?}"
+                ));
+            }
+        }
+        for (i, r) in self.allow_ip_ranges.iter().enumerate() {
+            if IpRange::parse(r).is_none() {
+                errors.push(format!(
+                    "guard.allow_ip_ranges[{i}]: expected a CIDR range such as \"10.0.0.0/8\", got {r:?}"
+                ));
+            }
+        }
+        for (i, t) in self.allow_terms.iter().enumerate() {
+            if t.trim().is_empty() {
+                errors.push(format!("guard.allow_terms[{i}]: must not be empty"));
+            }
+        }
+        for name in self.entities.keys() {
+            if Entity::parse(name).is_none() {
+                let all: Vec<&str> = Entity::ALL.iter().map(|e| e.as_str()).collect();
+                errors.push(format!(
+                    "guard.entities.{name}: unknown entity type; expected one of {}",
+                    all.join(", ")
+                ));
+            }
+        }
+        for field in self.fields.keys() {
+            if field.is_empty() || field.starts_with('.') || field.ends_with('.') {
+                errors.push(format!("guard.fields.{field:?}: expected a field path such as \"attributes.user.email\""));
+            }
+        }
+        if self.hmac_secret.is_none() {
+            let hashed = self
+                .entities
+                .iter()
+                .map(|(k, p)| (format!("guard.entities.{k}"), p))
+                .chain(
+                    self.fields
+                        .iter()
+                        .map(|(k, p)| (format!("guard.fields.{k:?}"), p)),
+                )
+                .filter(|(_, p)| **p == Policy::Hash);
+            for (path, _) in hashed {
+                errors.push(format!(
+                    "{path}: \"hash\" needs a key in the environment variable {ENV_HMAC_SECRET}"
+                ));
+            }
+        }
+        errors
+    }
+}
+
+/// A CIDR range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IpRange {
+    base: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    fn parse(s: &str) -> Option<IpRange> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (
+                a.trim().parse::<IpAddr>().ok()?,
+                Some(p.trim().parse::<u8>().ok()?),
+            ),
+            None => (s.trim().parse::<IpAddr>().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(IpRange { base: addr, prefix })
+    }
+
+    fn contains(&self, ip: IpAddr) -> bool {
+        let (a, b, bits) = match (self.base, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                (u128::from(u32::from(a)), u128::from(u32::from(b)), 32)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), 128),
+            _ => return false,
+        };
+        let shift = bits - u32::from(self.prefix);
+        shift >= bits || (a >> shift) == (b >> shift)
     }
 }
 
@@ -117,29 +268,68 @@ pub struct Blocked {
     pub entity: Entity,
 }
 
+/// One finding with what the policy made of it, for `tokpulse redact --format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// Where and what.
+    #[serde(flatten)]
+    pub span: Span,
+    /// The policy applied.
+    pub policy: Policy,
+    /// What replaced the value (equal to it under `allow`).
+    pub replacement: String,
+}
+
 /// Finds and removes personal data and secrets.
 #[derive(Debug, Clone)]
 pub struct Guard {
     detector: detect::Detector,
     config: GuardConfig,
+    ip_ranges: Vec<IpRange>,
+    /// Per-field policies ending in `*`: (prefix, policy).
+    field_prefixes: Vec<(String, Policy)>,
+    entity_policies: BTreeMap<Entity, Policy>,
 }
 
 impl Guard {
-    /// Builds a guard with `config`'s policy.
+    /// Builds a guard with `config`'s policy. Invalid entries (which
+    /// [`GuardConfig::validate`] reports) are ignored; `hash` without a key masks.
     pub fn new(config: &GuardConfig) -> Self {
         Guard {
             detector: detect::Detector::new(),
+            ip_ranges: config
+                .allow_ip_ranges
+                .iter()
+                .filter_map(|r| IpRange::parse(r))
+                .collect(),
+            field_prefixes: config
+                .fields
+                .iter()
+                .filter_map(|(k, p)| k.strip_suffix('*').map(|k| (k.to_string(), *p)))
+                .collect(),
+            entity_policies: config
+                .entities
+                .iter()
+                .filter_map(|(k, p)| Entity::parse(k).map(|e| (e, *p)))
+                .collect(),
             config: config.clone(),
         }
     }
 
-    /// The spans of personal data and secrets in `text`, in order, not overlapping.
+    /// The spans of personal data and secrets in `text`, in order, not overlapping, without
+    /// the allowed ones.
     pub fn scan(&self, text: &str) -> Vec<Span> {
-        self.detector
-            .scan(text, None)
-            .into_iter()
-            .filter(|s| !self.allowed(text, s))
-            .collect()
+        self.scan_field(text, None)
+    }
+
+    /// [`Guard::scan`] for a value under a JSON key or header name, which is used as context
+    /// (`"dob": "1990-01-02"`).
+    pub fn scan_field(&self, text: &str, key: Option<&str>) -> Vec<Span> {
+        let mut spans = self.detector.scan(text, key);
+        if self.has_allow_lists() {
+            spans.retain(|s| !self.allowed(text, s));
+        }
+        spans
     }
 
     /// Redacts one piece of text found in `field`.
@@ -147,6 +337,40 @@ impl Guard {
         let mut s = text.to_owned();
         self.redact_in_place(&mut s, field, None)?;
         Ok(Redacted(s))
+    }
+
+    /// Redacts `text` and reports each finding with its policy and replacement.
+    pub fn redact_with_findings(
+        &self,
+        text: &str,
+        field: &str,
+    ) -> Result<(Redacted, Vec<Finding>), Blocked> {
+        let spans = self.scan(text);
+        let mut findings = Vec::with_capacity(spans.len());
+        for s in spans {
+            let policy = self.policy(s.entity, field);
+            if policy == Policy::Block {
+                return Err(Blocked {
+                    field: field.to_owned(),
+                    entity: s.entity,
+                });
+            }
+            let replacement = self.replacement(&text[s.start..s.end], s.entity, policy);
+            findings.push(Finding {
+                span: s,
+                policy,
+                replacement,
+            });
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        for f in &findings {
+            out.push_str(&text[last..f.span.start]);
+            out.push_str(&f.replacement);
+            last = f.span.end;
+        }
+        out.push_str(&text[last..]);
+        Ok((Redacted(out), findings))
     }
 
     /// Passes every free-text field of `record` through the guard.
@@ -159,22 +383,80 @@ impl Guard {
         Ok(Guarded { record, redactions })
     }
 
-    fn allowed(&self, text: &str, span: &Span) -> bool {
-        span.entity == Entity::Email
-            && text[span.start..span.end]
-                .rsplit_once('@')
-                .is_some_and(|(_, domain)| {
-                    self.config
-                        .allow_email_domains
-                        .iter()
-                        .any(|d| domain.eq_ignore_ascii_case(d))
-                })
+    fn has_allow_lists(&self) -> bool {
+        !self.config.allow_email_domains.is_empty()
+            || !self.ip_ranges.is_empty()
+            || !self.config.allow_terms.is_empty()
     }
 
-    fn action(&self, entity: Entity) -> Action {
-        match entity {
-            Entity::Email => self.config.emails,
-            _ => self.config.secrets,
+    fn allowed(&self, text: &str, span: &Span) -> bool {
+        let v = &text[span.start..span.end];
+        if self
+            .config
+            .allow_terms
+            .iter()
+            .any(|t| v.eq_ignore_ascii_case(t.trim()))
+        {
+            return true;
+        }
+        match span.entity {
+            Entity::Email => v
+                .rsplit_once('@')
+                .or_else(|| v.rsplit_once("%40"))
+                .is_some_and(|(_, domain)| {
+                    self.config.allow_email_domains.iter().any(|d| {
+                        domain.eq_ignore_ascii_case(d)
+                            || (domain.len() > d.len()
+                                && domain.is_char_boundary(domain.len() - d.len() - 1)
+                                && domain[domain.len() - d.len() - 1..].starts_with('.')
+                                && domain[domain.len() - d.len()..].eq_ignore_ascii_case(d))
+                    })
+                }),
+            Entity::Ipv4 | Entity::Ipv6 => v
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| self.ip_ranges.iter().any(|r| r.contains(ip))),
+            _ => false,
+        }
+    }
+
+    /// The policy for `entity` found in `field`.
+    pub fn policy(&self, entity: Entity, field: &str) -> Policy {
+        if let Some(p) = self.config.fields.get(field) {
+            return *p;
+        }
+        if let Some((_, p)) = self
+            .field_prefixes
+            .iter()
+            .filter(|(prefix, _)| field.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+        {
+            return *p;
+        }
+        if let Some(p) = self.entity_policies.get(&entity) {
+            return *p;
+        }
+        let coarse = if entity == Entity::Email {
+            self.config.emails
+        } else if entity.is_secret() {
+            self.config.secrets
+        } else {
+            Action::Redact
+        };
+        match coarse {
+            Action::Redact => Policy::Mask,
+            Action::Block => Policy::Block,
+        }
+    }
+
+    fn replacement(&self, value: &str, entity: Entity, policy: Policy) -> String {
+        match policy {
+            Policy::Allow => value.to_string(),
+            Policy::Partial => partial(value, entity),
+            Policy::Hash => match &self.config.hmac_secret {
+                Some(key) => hash_token(&key.0, value, entity),
+                None => entity.mask().to_string(),
+            },
+            Policy::Mask | Policy::Block => entity.mask().to_string(),
         }
     }
 
@@ -186,35 +468,85 @@ impl Guard {
         field: &str,
         key: Option<&str>,
     ) -> Result<u32, Blocked> {
-        let spans: Vec<Span> = self
-            .detector
-            .scan(value, key)
-            .into_iter()
-            .filter(|s| !self.allowed(value, s))
-            .collect();
+        let spans = self.scan_field(value, key);
         if spans.is_empty() {
             return Ok(0);
         }
-        if let Some(s) = spans
-            .iter()
-            .find(|s| self.action(s.entity) == Action::Block)
-        {
-            return Err(Blocked {
-                field: field.to_owned(),
-                entity: s.entity,
-            });
-        }
         let mut out = String::with_capacity(value.len());
         let mut last = 0;
+        let mut n = 0;
         for s in &spans {
+            let policy = self.policy(s.entity, field);
+            if policy == Policy::Block {
+                return Err(Blocked {
+                    field: field.to_owned(),
+                    entity: s.entity,
+                });
+            }
             out.push_str(&value[last..s.start]);
-            out.push_str(s.entity.mask());
+            out.push_str(&self.replacement(&value[s.start..s.end], s.entity, policy));
             last = s.end;
+            n += u32::from(policy != Policy::Allow);
         }
         out.push_str(&value[last..]);
         *value = out;
-        Ok(spans.len() as u32)
+        Ok(n)
     }
+}
+
+/// The partial form of a value: the end kept, the rest masked.
+fn partial(value: &str, entity: Entity) -> String {
+    match entity {
+        Entity::Email => match value.split_once('@') {
+            Some((local, domain)) => {
+                let first = local.chars().next().map(String::from).unwrap_or_default();
+                format!("{first}***@{domain}")
+            }
+            None => entity.mask().to_string(),
+        },
+        Entity::CreditCard | Entity::Phone | Entity::UsSsn | Entity::Iban => {
+            // Keep the last four digits and every separator: `**** **** **** 4242`.
+            let total = value.chars().filter(char::is_ascii_alphanumeric).count();
+            let mut seen = 0;
+            value
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        seen += 1;
+                        if seen + 4 > total { c } else { '*' }
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        }
+        _ => entity.mask().to_string(),
+    }
+}
+
+/// `[TYPE:16 hex]`: HMAC-SHA256 over the type and the normalised value.
+fn hash_token(key: &[u8], value: &str, entity: Entity) -> String {
+    use hmac::{KeyInit, Mac};
+    let normalised: String = match entity {
+        Entity::Email => value.replace("%40", "@").to_lowercase(),
+        Entity::Phone | Entity::CreditCard | Entity::UsSsn => {
+            value.chars().filter(char::is_ascii_digit).collect()
+        }
+        Entity::Iban => value
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_uppercase(),
+        _ => value.trim().to_string(),
+    };
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key)
+        .expect("HMAC takes keys of any length");
+    mac.update(entity.as_str().as_bytes());
+    mac.update(b":");
+    mac.update(normalised.as_bytes());
+    let tag = mac.finalize().into_bytes();
+    let hex: String = tag[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("[{}:{hex}]", entity.as_str())
 }
 
 #[cfg(test)]
@@ -256,5 +588,117 @@ mod tests {
             .unwrap();
         let twice = guard.redact_text(once.as_str(), "m").unwrap();
         assert_eq!(once, twice);
+    }
+
+    fn guard_with(f: impl FnOnce(&mut GuardConfig)) -> Guard {
+        let mut c = GuardConfig::default();
+        f(&mut c);
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        Guard::new(&c)
+    }
+
+    #[test]
+    fn partial_masks_keep_the_end() {
+        let g = guard_with(|c| {
+            c.entities.insert("CREDIT_CARD".into(), Policy::Partial);
+            c.entities.insert("email".into(), Policy::Partial);
+            c.entities.insert("US_SSN".into(), Policy::Partial);
+        });
+        let r = g
+            .redact_text(
+                "card 4242 4242 4242 4242 by jane@corp.io ssn 123-45-6789",
+                "m",
+            )
+            .unwrap();
+        assert_eq!(
+            r.as_str(),
+            "card **** **** **** 4242 by j***@corp.io ssn ***-**-6789"
+        );
+        assert_eq!(g.redact_text(r.as_str(), "m").unwrap(), r);
+    }
+
+    #[test]
+    fn hash_tokens_are_stable_and_keyed() {
+        let g = |key: &str| {
+            guard_with(|c| {
+                c.entities.insert("EMAIL".into(), Policy::Hash);
+                c.hmac_secret = Some(HmacSecret::new(key.as_bytes()));
+            })
+        };
+        let a = g("k1").redact_text("from Jane@Corp.io", "m").unwrap();
+        let b = g("k1").redact_text("to jane@corp.io", "m").unwrap();
+        let c = g("k2").redact_text("from Jane@Corp.io", "m").unwrap();
+        let token = a.as_str().strip_prefix("from ").unwrap();
+        assert!(
+            token.starts_with("[EMAIL:") && token.len() == "[EMAIL:]".len() + 16,
+            "{a}"
+        );
+        assert_eq!(b.as_str(), format!("to {token}"));
+        assert_ne!(c, a);
+        assert_eq!(g("k1").redact_text(a.as_str(), "m").unwrap(), a);
+    }
+
+    #[test]
+    fn hash_without_a_key_is_a_config_error() {
+        let mut c = GuardConfig::default();
+        c.entities.insert("EMAIL".into(), Policy::Hash);
+        c.fields.insert("attributes.user.id".into(), Policy::Hash);
+        c.entities.insert("NAMES".into(), Policy::Mask);
+        c.allow_ip_ranges.push("10.0.0.0/33".into());
+        let errors = c.validate();
+        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("guard.entities.NAMES: unknown entity type"))
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("guard.allow_ip_ranges[0]:"))
+        );
+        assert!(errors.iter().any(|e| e.contains(ENV_HMAC_SECRET)));
+        assert!(!format!("{:?}", HmacSecret::new("topsecret")).contains("topsecret"));
+    }
+
+    #[test]
+    fn field_policies_win() {
+        let g = guard_with(|c| {
+            c.fields.insert("attributes.debug.*".into(), Policy::Block);
+            c.fields.insert("attributes.contact".into(), Policy::Allow);
+        });
+        assert_eq!(
+            g.redact_text("a@corp.io", "attributes.contact")
+                .unwrap()
+                .as_str(),
+            "a@corp.io"
+        );
+        let err = g
+            .redact_text("a@corp.io", "attributes.debug.body")
+            .unwrap_err();
+        assert_eq!(err.field, "attributes.debug.body");
+        assert_eq!(
+            g.redact_text("a@corp.io", "message").unwrap().as_str(),
+            "[EMAIL]"
+        );
+    }
+
+    #[test]
+    fn allow_lists() {
+        let g = guard_with(|c| {
+            c.allow_ip_ranges = vec!["10.0.0.0/8".into(), "fd00::/8".into()];
+            c.allow_terms = vec!["Acme Widget".into()];
+            c.allow_email_domains = vec!["example.com".into()];
+        });
+        let r = g
+            .redact_text(
+                "10.1.2.3 11.1.2.3 fd00::1:2 2001:db8::1 a@mail.example.com, Customer: Acme Widget",
+                "m",
+            )
+            .unwrap();
+        assert_eq!(
+            r.as_str(),
+            "10.1.2.3 [IPV4] fd00::1:2 [IPV6] a@mail.example.com, Customer: Acme Widget"
+        );
     }
 }

@@ -1,0 +1,322 @@
+//! Key names as context: a JSON key, a header name, a CSV column or a `Label:` decides what the
+//! value next to it is (`"dob": "1990-01-02"` is a birth date, `password=…` a secret).
+
+/// What a key says about its value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyClass {
+    /// The whole value is a secret.
+    Secret,
+    /// An email address, even without `@` (`jane%40corp.io` is found anyway).
+    Email,
+    /// A person's name.
+    Name,
+    /// A birth date.
+    Birth,
+    /// A US social security number.
+    Ssn,
+    /// A phone number.
+    Phone,
+    /// A street address.
+    Address,
+}
+
+/// `key` lower-cased with everything but ASCII letters and digits dropped (`X-Api-Key` →
+/// `xapikey`), in a stack buffer; `None` when it is too long to be a field name. Non-ASCII
+/// letters are kept as a marker byte so that `Geburtsdatum` and `日付` stay distinct.
+pub(crate) fn normalised_key(key: &str, buf: &mut [u8; 48]) -> Option<usize> {
+    let mut n = 0;
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() {
+            *buf.get_mut(n)? = b.to_ascii_lowercase();
+            n += 1;
+        }
+    }
+    Some(n)
+}
+
+/// Every key that classifies contains one of these: one automaton pass rejects the rest
+/// (`timestamp`, `trace_id`, `amount`…) before the rules below run.
+static ROOTS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build([
+            "mail",
+            "pass",
+            "pwd",
+            "secret",
+            "key",
+            "token",
+            "auth",
+            "cred",
+            "ssn",
+            "social",
+            "dob",
+            "birth",
+            "geburt",
+            "naissance",
+            "nacimiento",
+            "nascit",
+            "nascim",
+            "urodz",
+            "geboort",
+            "phone",
+            "tel",
+            "mobil",
+            "cell",
+            "fax",
+            "msisdn",
+            "handy",
+            "celular",
+            "addr",
+            "adress",
+            "adres",
+            "street",
+            "direcc",
+            "indiriz",
+            "anschrift",
+            "residence",
+            "endereco",
+            "name",
+            "nom",
+            "customer",
+            "patient",
+            "client",
+            "contact",
+            "from",
+            "to",
+            "cc",
+            "author",
+            "signed",
+            "employee",
+            "passenger",
+            "guest",
+            "first",
+            "beneficiary",
+            "payee",
+            "owner",
+            "attendee",
+            "applicant",
+            "user",
+            "requester",
+            "reporter",
+            "assignee",
+            "submitted",
+            "created",
+            "billing",
+            "shipping",
+            "legal",
+            "person",
+            "member",
+            "recipient",
+            "sender",
+            "contrase",
+            "motdepasse",
+            "taxid",
+            "holder",
+        ])
+        .expect("built-in key roots are valid")
+});
+
+/// Classifies a key name.
+pub(crate) fn classify(key: &str) -> Option<KeyClass> {
+    let mut buf = [0u8; 48];
+    let n = normalised_key(key, &mut buf)?;
+    classify_normalised(&buf[..n])
+}
+
+/// Classifies an already normalised key.
+pub(crate) fn classify_normalised(k: &[u8]) -> Option<KeyClass> {
+    if k.is_empty() || !ROOTS.is_match(k) {
+        return None;
+    }
+    let ends = |s: &str| k.ends_with(s.as_bytes());
+    let has = |s: &str| k.windows(s.len()).any(|w| w == s.as_bytes());
+    let is = |list: &[&str]| list.iter().any(|s| k == s.as_bytes());
+    if has("email") || is(&["mail", "emailaddress", "replyto"]) {
+        return Some(KeyClass::Email);
+    }
+    // Secrets: names that end like a credential. `max_tokens`, `password_reset_required` and
+    // `idempotency_key` do not.
+    if ends("password")
+        || ends("passwd")
+        || ends("passwort")
+        || ends("passphrase")
+        || ends("pwd")
+        || ends("secret")
+        || ends("secretkey")
+        || ends("secretaccesskey")
+        || ends("privatekey")
+        || ends("apikey")
+        || ends("accesskey")
+        || ends("authorization")
+        || ends("credentials")
+        || ends("credential")
+        || (ends("token") && !ends("maxtoken") && !ends("csrftoken"))
+        || is(&["pass", "auth", "secret", "xapikey", "motdepasse"])
+        || is(&[
+            "contrasena",
+            "contrasea",
+            "clientsecret",
+            "jwtsecret",
+            "sessionsecret",
+        ])
+    {
+        return Some(KeyClass::Secret);
+    }
+    if is(&[
+        "ssn",
+        "socialsecuritynumber",
+        "socialsecurity",
+        "ssnnumber",
+        "usssn",
+        "taxid",
+    ]) || ends("ssn")
+    {
+        return Some(KeyClass::Ssn);
+    }
+    if k == b"dob"
+        || ends("dob")
+        || has("birth")
+        || has("geburt")
+        || has("naissance")
+        || has("nacimiento")
+        || has("nascita")
+        || has("nascimento")
+        || has("urodzenia")
+        || has("geboorte")
+    {
+        return Some(KeyClass::Birth);
+    }
+    if is(&[
+        "phone",
+        "tel",
+        "telephone",
+        "telefon",
+        "telefono",
+        "telephono",
+        "mobile",
+        "mobil",
+        "cell",
+        "cellphone",
+        "fax",
+        "phonenumber",
+        "mobilephone",
+        "contactnumber",
+        "homephone",
+        "workphone",
+        "msisdn",
+        "handy",
+        "telefonnummer",
+        "telefone",
+        "celular",
+    ]) || ends("phone")
+        || ends("phonenumber")
+    {
+        return Some(KeyClass::Phone);
+    }
+    if is(&[
+        "address",
+        "streetaddress",
+        "billingaddress",
+        "shippingaddress",
+        "homeaddress",
+        "mailingaddress",
+        "postaladdress",
+        "street",
+        "addr",
+        "adresse",
+        "direccion",
+        "indirizzo",
+        "adres",
+        "anschrift",
+        "addressline",
+        "addressline1",
+        "address1",
+        "residence",
+        "deliveryaddress",
+        "endereco",
+    ]) {
+        return Some(KeyClass::Address);
+    }
+    if is(&[
+        "name",
+        "fullname",
+        "customername",
+        "patientname",
+        "contactname",
+        "displayname",
+        "realname",
+        "holdername",
+        "cardholder",
+        "cardholdername",
+        "accountholder",
+        "accountholdername",
+        "sender",
+        "recipient",
+        "customer",
+        "patient",
+        "client",
+        "contact",
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "replyto",
+        "author",
+        "signedby",
+        "employee",
+        "passenger",
+        "guest",
+        "firstlast",
+        "nombre",
+        "nom",
+        "nome",
+        "vollstandigername",
+        "username2",
+        "beneficiary",
+        "payee",
+        "owner",
+        "attendee",
+        "applicant",
+        "user",
+        "requester",
+        "reporter",
+        "assignee",
+        "submittedby",
+        "createdby",
+        "customerfullname",
+        "billingname",
+        "shippingname",
+        "legalname",
+        "person",
+        "member",
+    ]) || ends("fullname")
+    {
+        return Some(KeyClass::Name);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys() {
+        assert_eq!(classify("DB_PASSWORD"), Some(KeyClass::Secret));
+        assert_eq!(classify("aws_secret_access_key"), Some(KeyClass::Secret));
+        assert_eq!(classify("X-Api-Key"), Some(KeyClass::Secret));
+        assert_eq!(classify("password_reset_required"), None);
+        assert_eq!(classify("max_tokens"), None);
+        assert_eq!(classify("prompt_tokens"), None);
+        assert_eq!(classify("aws_access_key_id"), None);
+        assert_eq!(classify("user_email"), Some(KeyClass::Email));
+        assert_eq!(classify("email_address"), Some(KeyClass::Email));
+        assert_eq!(classify("birthDate"), Some(KeyClass::Birth));
+        assert_eq!(classify("Date of birth"), Some(KeyClass::Birth));
+        assert_eq!(classify("full_name"), Some(KeyClass::Name));
+        assert_eq!(classify("hostname"), None);
+        assert_eq!(classify("billing_address"), Some(KeyClass::Address));
+        assert_eq!(classify("payout_address"), None);
+    }
+}
