@@ -69,6 +69,7 @@ pub mod fake_slack;
 mod issue;
 mod queue;
 mod router;
+mod routing;
 mod sink;
 pub mod sinks;
 #[cfg(test)]
@@ -80,6 +81,7 @@ pub use queue::{DeliveryReport, deliver_due, retry_delay};
 pub use router::{
     ActionKind, ActionPayload, plan_for_change, plan_for_recurrence, plan_for_resolution,
 };
+pub use routing::{Routing, Rule};
 pub use sink::{Delivered, Sink};
 pub use sinks::github::{GithubIssues, GithubTarget};
 pub use sinks::outbox::{Outbox, OutboxEntry};

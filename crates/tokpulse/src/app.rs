@@ -50,8 +50,12 @@ pub fn sinks(
     env: &BTreeMap<String, String>,
 ) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
-    if config.outbox.enabled {
+    if config.outbox.enabled || config.routing.dry_run {
         sinks.push(Arc::new(Outbox::new(config.outbox_dir())));
+    }
+    if config.routing.dry_run {
+        // A dry run files nothing elsewhere, so it needs no credentials either.
+        return Ok(sinks);
     }
     if config.github.enabled {
         let g = &config.github;
@@ -105,6 +109,7 @@ impl App {
             sinks,
             config.diagnosis.max_delivery_attempts,
             chrono::TimeDelta::minutes(i64::from(config.diagnosis.update_interval_minutes)),
+            config.routing.clone(),
         ));
         App {
             store,

@@ -41,6 +41,8 @@ pub struct Config {
     pub github: GithubConfig,
     /// The Slack sink.
     pub slack: SlackConfig,
+    /// Which findings go to which sinks.
+    pub routing: tokpulse_act::Routing,
 }
 
 impl Default for Config {
@@ -55,6 +57,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             github: GithubConfig::default(),
             slack: SlackConfig::default(),
+            routing: tokpulse_act::Routing::default(),
         }
     }
 }
@@ -232,6 +235,7 @@ impl Config {
         if self.slack.enabled && self.slack.webhook_url_env.is_empty() {
             errors.push("slack.webhook_url_env: must name an environment variable".to_string());
         }
+        errors.extend(self.routing.validate());
         errors.extend(self.analyzers.validate());
         errors
     }
@@ -478,6 +482,23 @@ token_env = "GITHUB_TOKEN"
 # webhook URL is a credential: it is read from the variable named here.
 enabled = false
 webhook_url_env = "TOKPULSE_SLACK_WEBHOOK_URL"
+
+[routing]
+# true: every action goes to the outbox only (GitHub and Slack are left alone), to try
+# TokPulse on a real repository without filing anything.
+dry_run = false
+
+# A finding goes to the sinks of every rule it matches (sinks that are not enabled are skipped).
+# kinds: finding kinds, [] for all; min_severity: info, warning, high or critical.
+[[routing.rules]]
+kinds = []
+min_severity = "info"
+sinks = ["outbox", "github"]
+
+[[routing.rules]]
+kinds = []
+min_severity = "high"
+sinks = ["slack"]
 "#,
         data_dir = d.data_dir.display(),
         listen = d.server.listen,

@@ -6,7 +6,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tokpulse_act::{
-    DeliveryReport, Sink, deliver_due, plan_for_change, plan_for_recurrence, plan_for_resolution,
+    DeliveryReport, Routing, Sink, deliver_due, plan_for_change, plan_for_recurrence,
+    plan_for_resolution,
 };
 use tokpulse_analyze::{Analyzer, AnalyzersConfig, Inputs};
 use tokpulse_core::{FindingKind, FindingStatus, StoredFinding, Timestamp, Window};
@@ -40,6 +41,7 @@ pub struct Engine {
     sinks: Vec<Arc<dyn Sink>>,
     max_attempts: u32,
     update_interval: chrono::TimeDelta,
+    routing: Routing,
 }
 
 impl Engine {
@@ -50,6 +52,7 @@ impl Engine {
         sinks: Vec<Arc<dyn Sink>>,
         max_attempts: u32,
         update_interval: chrono::TimeDelta,
+        routing: Routing,
     ) -> Engine {
         Engine {
             store,
@@ -58,6 +61,7 @@ impl Engine {
             sinks,
             max_attempts,
             update_interval,
+            routing,
         }
     }
 
@@ -122,9 +126,12 @@ impl Engine {
                 .get(fp.as_str())
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("finding {fp} was stored but is not open"))?;
-            let mut actions = plan_for_change(change, &stored, &sink_names, now);
+            let sinks =
+                self.routing
+                    .sinks_for(stored.finding.kind, stored.finding.severity, &sink_names);
+            let mut actions = plan_for_change(change, &stored, &sinks, now);
             if matches!(change, FindingChange::Updated { .. }) {
-                actions = plan_for_recurrence(&stored, &sink_names, now, self.update_interval);
+                actions = plan_for_recurrence(&stored, &sinks, now, self.update_interval);
             }
             for action in actions {
                 if self.store.enqueue_action(&action).await?.is_some() {
@@ -144,7 +151,12 @@ impl Engine {
                 let mut resolved = f.clone();
                 resolved.status = FindingStatus::Resolved;
                 resolved.resolved_at = Some(now);
-                for action in plan_for_resolution(&resolved, &sink_names, now) {
+                let sinks = self.routing.sinks_for(
+                    resolved.finding.kind,
+                    resolved.finding.severity,
+                    &sink_names,
+                );
+                for action in plan_for_resolution(&resolved, &sinks, now) {
                     if self.store.enqueue_action(&action).await?.is_some() {
                         run.queued += 1;
                     }

@@ -130,3 +130,25 @@ fn demo_finds_the_injected_regression_and_error_spike() {
     assert!(stdout.contains("GET /api/search"), "{stdout}");
     assert!(stdout.contains("outbox"), "{stdout}");
 }
+
+#[test]
+fn github_needs_its_token_unless_it_is_a_dry_run() {
+    let mut t = TestCommand::new();
+    t.env
+        .push(("TOKPULSE_GITHUB_ENABLED".into(), "true".into()));
+    t.env
+        .push(("TOKPULSE_GITHUB_REPO".into(), "acme/shop".into()));
+    t.env.push((
+        "TOKPULSE_GITHUB_TOKEN_ENV".into(),
+        "TOKPULSE_TEST_NO_SUCH_TOKEN".into(),
+    ));
+    let (_, stderr) = t.expect(&["diagnose"], 1);
+    assert!(
+        stderr.contains("$TOKPULSE_TEST_NO_SUCH_TOKEN is not set"),
+        "{stderr}"
+    );
+    t.env
+        .push(("TOKPULSE_ROUTING_DRY_RUN".into(), "true".into()));
+    let (stdout, _) = t.expect(&["diagnose"], 0);
+    assert!(stdout.contains("no open findings"), "{stdout}");
+}
