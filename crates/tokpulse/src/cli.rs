@@ -66,6 +66,9 @@ pub enum Command {
     /// Measure TokPulse's hot paths.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run the privacy guard as a filter: stdin to stdout, line by line (`--format json` gives
+    /// the spans). Exit code 3 when a line was blocked by the policy.
+    Redact(RedactArgs),
     /// AI cost: pricing, month-end forecasts, budgets.
     #[command(subcommand)]
     Cost(CostCommand),
@@ -181,6 +184,17 @@ pub enum ActionsCommand {
     },
 }
 
+/// `tokpulse redact`
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// `table` prints the redacted text; `json` prints one object per line with the spans.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+    /// The field name that `[guard.fields]` policies see for this input.
+    #[arg(long, default_value = "stdin")]
+    pub field: String,
+}
+
 /// `tokpulse bench …`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -199,6 +213,23 @@ pub enum BenchCommand {
         /// Concurrent clients for the second ingest measurement.
         #[arg(long, default_value_t = 2)]
         clients: usize,
+    },
+    /// Scores the privacy guard on a labelled JSONL file (`shared/datasets/pii` format):
+    /// precision, recall and F1 per type and overall (a span counts if it overlaps a gold span
+    /// of its type), leak rate, over-redaction, and single-thread throughput.
+    Privacy {
+        /// The labelled file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Also write the predicted spans (byte offsets) in the format `score.py` reads.
+        #[arg(long, value_name = "OUT")]
+        predictions: Option<PathBuf>,
+        /// Timed passes over the file; the best is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
     },
     /// The Numenta Anomaly Benchmark: streams every series under DIR/data through the anomaly
     /// detector and prints NAB's normalised score for the standard, low-FP and low-FN profiles

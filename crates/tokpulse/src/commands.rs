@@ -154,6 +154,13 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             runs,
             clients,
         }) => crate::bench::ingest(&config, records, batch_size, runs, clients).await,
+        Command::Bench(BenchCommand::Privacy {
+            file,
+            predictions,
+            runs,
+            format,
+        }) => crate::privacy::bench(&config, &file, predictions.as_deref(), runs, format),
+        Command::Redact(a) => crate::privacy::redact(&config, a.format, &a.field),
         Command::Cost(c) => crate::cost::run(c),
         Command::Bench(BenchCommand::Nab {
             dir,

@@ -237,6 +237,7 @@ impl Config {
         }
         errors.extend(self.routing.validate());
         errors.extend(self.analyzers.validate());
+        errors.extend(self.guard.validate());
         errors
     }
 
@@ -324,6 +325,12 @@ pub fn parse(
             err(vec![format!("{path}{via}: {reason}")])
         }
     })?;
+    let mut config = config;
+    // The guard's hashing key is a secret: from the environment only.
+    config.guard.hmac_secret = env
+        .get(tokpulse_guard::ENV_HMAC_SECRET)
+        .filter(|k| !k.is_empty())
+        .map(|k| tokpulse_guard::HmacSecret::new(k.as_bytes()));
     let problems = config.validate();
     if problems.is_empty() {
         Ok(config)
@@ -411,6 +418,7 @@ pub fn default_file() -> String {
 #
 # Secrets never go in this file. They come from the environment only:
 #   TOKPULSE_DATABASE_URL   PostgreSQL URL (postgres://user:pass@host/db); unset = SQLite
+#   TOKPULSE_GUARD_HMAC_SECRET  key for the guard's "hash" tokens (see [guard.entities])
 #   (later sinks name their own token variables)
 
 # Where the SQLite database (tokpulse.db) and the outbox live.
@@ -429,12 +437,36 @@ request_timeout_secs = {timeout}
 max_connections = {max_conn}
 
 [guard]
-# What the privacy guard does with secrets (API keys, tokens, passwords) and with email
-# addresses: "redact" (replace with [EMAIL], [GITHUB_TOKEN]...) or "block" (refuse the record).
+# The privacy guard finds EMAIL, PHONE, CREDIT_CARD, US_SSN, IPV4, IPV6, IBAN, PERSON,
+# STREET_ADDRESS, DATE_OF_BIRTH, URL_WITH_CREDENTIALS, OPENAI_KEY, GITHUB_TOKEN, AWS_ACCESS_KEY,
+# JWT, PASSWORD, CRYPTO_WALLET and SLACK_TOKEN in every free-text field before it is stored.
+# What it does with secrets (API keys, tokens, passwords) and with email addresses:
+# "redact" (replace with [EMAIL], [GITHUB_TOKEN]...) or "block" (refuse the record).
 secrets = "redact"
 emails = "redact"
-# Email domains kept as they are.
+# Email domains kept as they are (subdomains too), e.g. ["example.com"].
 allow_email_domains = []
+# IP ranges kept as they are, in CIDR form, e.g. ["10.0.0.0/8", "fd00::/8"].
+allow_ip_ranges = []
+# Values never redacted (compared without case), e.g. product names that look like people.
+allow_terms = []
+
+[guard.entities]
+# Policy per entity type; wins over `secrets` and `emails`:
+#   "mask"    replace with the type: [EMAIL]
+#   "partial" keep the end: **** **** **** 4242, j***@corp.io, ***-**-6789
+#   "hash"    keyed token [EMAIL:3f2a9c1d5e6b7a80], the same for the same value; the key comes
+#             from TOKPULSE_GUARD_HMAC_SECRET in the environment, never from this file
+#   "block"   refuse the record (the error names the field and the type, never the value)
+#   "allow"   keep the value
+# CREDIT_CARD = "partial"
+# EMAIL = "hash"
+
+[guard.fields]
+# Policy per field path, for everything found in that field; wins over [guard.entities].
+# A trailing `*` matches every field under a prefix.
+# "attributes.user.email" = "hash"
+# "attributes.debug.*" = "block"
 
 [diagnosis]
 # Seconds between diagnosis runs in `tokpulse serve`.
@@ -626,6 +658,30 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn guard_problems_have_paths_and_the_hash_key_comes_from_the_environment() {
+        let text =
+            "[guard]\nallow_ip_ranges = [\"10.0.0.0/99\"]\n[guard.entities]\nEMAIL = \"hash\"\n";
+        let e = parse("t.toml", text, &env(&[])).unwrap_err();
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.starts_with("guard.allow_ip_ranges[0]:")),
+            "{e}"
+        );
+        assert!(
+            e.problems
+                .iter()
+                .any(|p| p.starts_with("guard.entities.EMAIL:")),
+            "{e}"
+        );
+        let text = "[guard.entities]\nEMAIL = \"hash\"\n";
+        let c = parse("t.toml", text, &env(&[("TOKPULSE_GUARD_HMAC_SECRET", "k")])).unwrap();
+        assert!(c.guard.hmac_secret.is_some());
+        let e = parse("t.toml", "[guard]\nhmac_secret = \"k\"\n", &env(&[])).unwrap_err();
+        assert!(e.to_string().contains("hmac_secret"), "{e}");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod engine;
 pub mod ingest_files;
 pub mod keys;
+pub mod privacy;
 pub mod nab;
 pub mod serve;
 pub mod server;
