@@ -361,6 +361,9 @@ pub(crate) mod tests {
         ) -> Result<(), StoreError> {
             Ok(())
         }
+        async fn retry_action(&self, _: i64, _: Timestamp) -> Result<bool, StoreError> {
+            Ok(false)
+        }
         async fn create_api_key(&self, _: &NewApiKey) -> Result<i64, StoreError> {
             Ok(1)
         }

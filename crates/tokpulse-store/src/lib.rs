@@ -162,6 +162,10 @@ pub trait Store: Send + Sync + 'static {
         retry_at: Option<Timestamp>,
     ) -> Result<(), StoreError>;
 
+    /// Makes a parked action pending again, due at `now`, with its attempts reset; `false` if
+    /// there is no parked action with that id (pending and delivered ones are left alone).
+    async fn retry_action(&self, id: i64, now: Timestamp) -> Result<bool, StoreError>;
+
     /// Stores a new API key (its hash, never the key).
     async fn create_api_key(&self, key: &NewApiKey) -> Result<i64, StoreError>;
 

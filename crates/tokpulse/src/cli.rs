@@ -173,6 +173,11 @@ pub enum KeysCommand {
 /// `tokpulse actions …`
 #[derive(Debug, Subcommand)]
 pub enum ActionsCommand {
+    /// Make a parked action pending again (after fixing what parked it).
+    Retry {
+        /// The id from `tokpulse actions list`.
+        id: i64,
+    },
     /// List actions, newest first.
     List {
         /// How many.

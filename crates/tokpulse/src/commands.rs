@@ -113,6 +113,19 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             store.close().await;
             code
         }
+        Command::Actions(ActionsCommand::Retry { id }) => {
+            let store = open_store(&target()).await?;
+            let revived = store.retry_action(id, chrono::Utc::now()).await?;
+            store.close().await;
+            if revived {
+                println!(
+                    "action {id} is pending again; `tokpulse serve` delivers it on its next run"
+                );
+                Ok(0)
+            } else {
+                Err(Exit(1, format!("error: no parked action with id {id}")).into())
+            }
+        }
         Command::Actions(ActionsCommand::List { limit, format }) => {
             let store = open_store(&target()).await?;
             let actions = store.actions(limit).await?;

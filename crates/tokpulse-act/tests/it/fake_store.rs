@@ -180,6 +180,10 @@ impl Store for FakeStore {
         })
     }
 
+    async fn retry_action(&self, _: i64, _: Timestamp) -> Result<bool, StoreError> {
+        Err(unsupported())
+    }
+
     async fn create_api_key(&self, _: &NewApiKey) -> Result<i64, StoreError> {
         Err(unsupported())
     }

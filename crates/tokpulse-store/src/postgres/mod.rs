@@ -555,6 +555,18 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn retry_action(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE actions SET status = 'pending', attempts = 0, next_attempt_at = $1 \
+             WHERE id = $2 AND status = 'parked'",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn create_api_key(&self, key: &NewApiKey) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
             "INSERT INTO api_keys (name, prefix, key_hash, role, created_at) \

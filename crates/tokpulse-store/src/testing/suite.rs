@@ -498,6 +498,20 @@ pub async fn actions_due_failed_parked_delivered(store: Arc<dyn Store>) {
     assert_eq!((ra.status, ra.attempts), (ActionStatus::Pending, 1));
     assert_eq!(ra.last_error.as_deref(), Some("502 from api.github.com"));
     assert_eq!(ra.next_attempt_at, at(60_000));
+
+    // A parked action can be revived by hand; others are left alone.
+    assert!(
+        !store.retry_action(a, at(61_000)).await.unwrap(),
+        "pending, not parked"
+    );
+    assert!(
+        !store.retry_action(c, at(61_000)).await.unwrap(),
+        "delivered stays delivered"
+    );
+    assert!(
+        !store.retry_action(9_999, at(61_000)).await.unwrap(),
+        "no such action"
+    );
     assert_eq!((rb.status, rb.attempts), (ActionStatus::Parked, 1));
     assert_eq!(rb.last_error.as_deref(), Some("422 validation failed"));
     assert_eq!((rc.status, rc.attempts), (ActionStatus::Delivered, 1));
@@ -506,6 +520,18 @@ pub async fn actions_due_failed_parked_delivered(store: Arc<dyn Store>) {
         rc.external_ref.as_deref(),
         Some("https://github.com/o/r/issues/7")
     );
+
+    // Revived by hand, b is due again at once with its attempts reset.
+    assert!(store.retry_action(b, at(61_000)).await.unwrap());
+    assert_eq!(due(61_000).await, [a, b]);
+    assert!(
+        !store.retry_action(b, at(61_000)).await.unwrap(),
+        "already pending"
+    );
+    store
+        .mark_action_delivered(b, at(61_500), "issue 9")
+        .await
+        .unwrap();
 
     // A second failure counts; then delivery.
     store

@@ -152,3 +152,12 @@ fn github_needs_its_token_unless_it_is_a_dry_run() {
     let (stdout, _) = t.expect(&["diagnose"], 0);
     assert!(stdout.contains("no open findings"), "{stdout}");
 }
+
+#[test]
+fn actions_retry_names_what_it_cannot_revive() {
+    let t = TestCommand::new();
+    let (_, stderr) = t.expect(&["actions", "retry", "5"], 1);
+    assert!(stderr.contains("no parked action with id 5"), "{stderr}");
+    let (stdout, _) = t.expect(&["actions", "list", "--format", "json"], 0);
+    assert_eq!(stdout.trim(), "[]");
+}
