@@ -13,8 +13,8 @@ pub mod demo;
 pub mod engine;
 pub mod ingest_files;
 pub mod keys;
-pub mod privacy;
 pub mod nab;
+pub mod privacy;
 pub mod serve;
 pub mod server;
 
