@@ -26,7 +26,8 @@
 //!    [`REFRACTORY_POINTS`] points is reported as 0: the incident is already open. A larger
 //!    surprise within that time still scores.
 //!
-//! The settings are fixed from first principles, not fitted to a benchmark: a baseline of about
+//! The settings are round values chosen for what they mean, not fitted to a benchmark (the few
+//! alternatives compared on NAB are listed in `docs/BENCHMARKS.md`): a baseline of about
 //! a day of 5-minute points, the shortest median that ignores one outlier, a week of seasonal
 //! and of range history, a surprise history of a few days, the 1% tail, and a refractory
 //! half-day.
