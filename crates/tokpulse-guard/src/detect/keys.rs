@@ -39,6 +39,7 @@ pub(crate) fn normalised_key(key: &str, buf: &mut [u8; 48]) -> Option<usize> {
 static ROOTS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
     aho_corasick::AhoCorasick::builder()
         .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .prefilter(false)
         .build([
             "mail",
             "pass",

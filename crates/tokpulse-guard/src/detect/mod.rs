@@ -277,28 +277,35 @@ impl Detector {
             .prefilter(false)
             .build(CUES.iter().map(|(t, _)| t))
             .expect("built-in trigger literals are valid");
-        let re = |p: &str| Regex::new(p).expect("built-in address patterns are valid");
+        // Unicode classes make big lazy DFAs: give them room so their states are built once
+        // and kept, not rebuilt window after window.
+        let re = |p: &str| {
+            regex::RegexBuilder::new(p)
+                .dfa_size_limit(64 << 20)
+                .build()
+                .expect("built-in address patterns are valid")
+        };
         let word = r"[\p{Lu}0-9][\p{L}0-9'’.-]*";
         let addresses = vec![
             // US: 123 Main Street Apt. 4, Springfield, IL 62704
             re(&format!(
-                r"(?-u:\b)\d{{1,6}}(?: {word}){{1,6}},(?: [\p{{Lu}}][\p{{L}}'.-]*){{1,3}},? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?(?-u:\b)"
+                r"(?-u:\b)\d{{1,6}}(?: {word})+,(?: [\p{{Lu}}][\p{{L}}'.-]*)+,? [A-Z]{{2}} \d{{5}}(?:-\d{{4}})?$"
             )),
             // GB: 07 Bruce Land, East Benchester G5 7XL
             re(&format!(
-                r"(?-u:\b)\d{{1,5}}[A-Za-z]?(?: {word}){{1,5}},(?: [\p{{Lu}}][\p{{L}}'.-]*){{1,3}},? [A-Z]{{1,2}}\d[A-Z\d]? \d[A-Z]{{2}}(?-u:\b)"
+                r"(?-u:\b)\d{{1,5}}[A-Za-z]?(?: {word})+,(?: [\p{{Lu}}][\p{{L}}'.-]*)+,? [A-Z]{{1,2}}\d[A-Z\d]? \d[A-Z]{{2}}$"
             )),
             // FR: 13, boulevard de Prévost, 34236 Sainte Danielboeuf
             re(
-                r"(?-u:\b)\d{1,4}(?: ?(?:bis|ter))?,? (?:rue|boulevard|avenue|chemin|impasse|allée|place|quai|route|cours|voie|square|passage)(?: [\p{L}'’-]+){1,5},? \d{5}(?: [\p{Lu}][\p{L}'’-]*){1,3}",
+                r"(?-u:\b)\d{1,4}(?: ?(?:bis|ter))?,? (?:rue|boulevard|avenue|chemin|impasse|allée|place|quai|route|cours|voie|square|passage)(?: [\p{L}'’-]+)+,? \d{5}(?: [\p{Lu}][\p{L}'’-]*)+$",
             ),
             // DE, NL, PL, IT, ES, SE, CZ: Reichmannring 7/7, 36807 Grevesmühlen
             re(&format!(
-                r"(?:(?-u:\b)(?:{STREET_WORDS}) )*[\p{{Lu}}][\p{{L}}'’.-]*(?: (?:[\p{{Lu}}][\p{{L}}'’.-]*|{STREET_WORDS})){{0,4}} \d{{1,4}}[a-zA-Z]?(?:/\d{{1,4}}[a-zA-Z]?)?(?: (?:Apt\.|Piso|Puerta|lok\.|m\.) ?\d+)?,? (?:\d{{5}}|\d{{4}} ?[A-Z]{{2}}|\d{{2}}-\d{{3}}|\d{{3}} \d{{2}}|\d{{4}})(?: [\p{{Lu}}][\p{{L}}'’-]*){{1,3}}"
+                r"(?:(?-u:\b)(?:{STREET_WORDS}) )*[\p{{Lu}}][\p{{L}}'’.-]*(?: (?:[\p{{Lu}}][\p{{L}}'’.-]*|{STREET_WORDS}))* \d{{1,4}}[a-zA-Z]?(?:/\d{{1,4}}[a-zA-Z]?)?(?: (?:Apt\.|Piso|Puerta|lok\.|m\.) ?\d+)?,? (?:\d{{5}}|\d{{4}} ?[A-Z]{{2}}|\d{{2}}-\d{{3}}|\d{{3}} \d{{2}}|\d{{4}})(?: [\p{{Lu}}][\p{{L}}'’-]*)+$"
             )),
             // ulica Sucharskiego 22, 43-105 Sosnowiec (lower-case street type first)
             re(&format!(
-                r"(?-u:\b)(?:{STREET_WORDS})(?: [\p{{L}}'’.-]+){{1,4}} \d{{1,4}}[a-zA-Z]?(?:/\d{{1,4}})?,? (?:\d{{5}}|\d{{4}} ?[A-Z]{{2}}|\d{{2}}-\d{{3}}|\d{{3}} \d{{2}}|\d{{4}})(?: [\p{{Lu}}][\p{{L}}'’-]*){{1,3}}"
+                r"(?-u:\b)(?:{STREET_WORDS})(?: [\p{{L}}'’.-]+)+ \d{{1,4}}[a-zA-Z]?(?:/\d{{1,4}})?,? (?:\d{{5}}|\d{{4}} ?[A-Z]{{2}}|\d{{2}}-\d{{3}}|\d{{3}} \d{{2}}|\d{{4}})(?: [\p{{Lu}}][\p{{L}}'’-]*)+$"
             )),
         ];
         Detector {
@@ -1135,57 +1142,118 @@ impl<'a> Scanner<'a> {
     #[inline(never)]
     fn addresses(&mut self) {
         let b = self.b;
+        let text = self.text;
         let mut last_end = 0;
         let mut from = 0;
-        // Every pattern has a `, ` shortly before its postcode.
+        let up = |k: usize| b.get(k).is_some_and(u8::is_ascii_uppercase);
+        let dg = |k: usize| b.get(k).is_some_and(u8::is_ascii_digit);
+        let digits = |k: usize, n: usize| (k..k + n).all(dg);
+        // Every pattern has a `, ` shortly before its postcode and ends at the postcode (US,
+        // GB) or one to three city words after it (Europe): the patterns are anchored at that
+        // end, so each runs backwards over a short window only.
         while let Some(off) = COMMA_SPACE.find(&b[from..]) {
             let comma = from + off;
             from = comma + 2;
-            let up = |k: usize| b.get(k).is_some_and(u8::is_ascii_uppercase);
-            let dg = |k: usize| b.get(k).is_some_and(u8::is_ascii_digit);
-            let i = comma + 2;
-            // Which patterns can end here: US `, TN 84194`; European `, 36807 City`,
-            // `, 6401NS City`, `, 43-105 City`, `, 123 45 City`; GB `, City G5 7XL` (the
-            // postcode a few words on).
-            let mut gb = None;
-            let which: &[usize] = if up(i) && up(i + 1) && b.get(i + 2) == Some(&b' ') && dg(i + 3)
-            {
-                &[0]
-            } else if dg(i) && dg(i + 1) && (dg(i + 2) || b.get(i + 2) == Some(&b'-')) {
-                &[2, 3, 4]
-            } else {
-                let lim = (i + 48).min(b.len());
-                gb = (i..lim).find(|&k| {
-                    b[k - 1] == b' '
-                        && up(k)
-                        && (dg(k + 1) || (up(k + 1) && dg(k + 2)))
-                        && b[k - 2] != b','
-                });
-                if gb.is_some() { &[1] } else { &[] }
-            };
-            if which.is_empty() || comma < last_end {
+            if comma < last_end {
                 continue;
             }
-            let anchor = gb.unwrap_or(i);
-            let mut ws = comma.saturating_sub(140);
-            while !self.text.is_char_boundary(ws) {
+            let i = comma + 2;
+            // (pattern, end) candidates, most likely first.
+            let mut ends: [(usize, usize); 6] = [(0, 0); 6];
+            let mut n = 0;
+            if up(i) && up(i + 1) && b.get(i + 2) == Some(&b' ') && digits(i + 3, 5) {
+                // US: `, TN 84194` or `, TN 84194-1234`.
+                let e = if b.get(i + 8) == Some(&b'-') && digits(i + 9, 4) {
+                    i + 13
+                } else {
+                    i + 8
+                };
+                ends[0] = (0, e);
+                n = 1;
+            } else if dg(i) && dg(i + 1) {
+                // Europe: a postcode, then one to three capitalised words (the city).
+                let pc = if digits(i, 5) {
+                    Some(i + 5)
+                } else if digits(i, 4) && up(i + 4) && up(i + 5) {
+                    Some(i + 6)
+                } else if digits(i, 4) && b.get(i + 4) == Some(&b' ') && up(i + 5) && up(i + 6) {
+                    Some(i + 7)
+                } else if (digits(i, 2) && b.get(i + 2) == Some(&b'-') && digits(i + 3, 3))
+                    || (digits(i, 3) && b.get(i + 3) == Some(&b' ') && digits(i + 4, 2))
+                {
+                    // `43-105`, `123 45`
+                    Some(i + 6)
+                } else if digits(i, 4) {
+                    Some(i + 4)
+                } else {
+                    None
+                };
+                if let Some(mut p) = pc {
+                    let mut words = [0usize; 3];
+                    let mut w = 0;
+                    while w < 3 && b.get(p) == Some(&b' ') {
+                        match text::char_at(text, p + 1) {
+                            Some(c) if c.is_uppercase() => {
+                                let mut q = p + 1 + c.len_utf8();
+                                while let Some(c) = text::char_at(text, q) {
+                                    if c.is_alphabetic() || matches!(c, '\'' | '’' | '-') {
+                                        q += c.len_utf8();
+                                    } else {
+                                        break;
+                                    }
+                                }
+                                words[w] = q;
+                                w += 1;
+                                p = q;
+                            }
+                            _ => break,
+                        }
+                    }
+                    // Longest city first; each end tried with the three European patterns.
+                    for k in (0..w).rev() {
+                        for pat in [2, 3, 4] {
+                            if n < ends.len() {
+                                ends[n] = (pat, words[k]);
+                                n += 1;
+                            }
+                        }
+                    }
+                }
+            } else {
+                // GB: `, City Name G5 7XL` within a few words.
+                let lim = (i + 48).min(b.len());
+                if let Some(k) = (i..lim)
+                    .find(|&k| b[k - 1] == b' ' && up(k) && (dg(k + 1) || (up(k + 1) && dg(k + 2))))
+                {
+                    let mut q = k + 1;
+                    while q < k + 4 && (up(q) || dg(q)) {
+                        q += 1;
+                    }
+                    if b.get(q) == Some(&b' ') && dg(q + 1) && up(q + 2) && up(q + 3) {
+                        ends[0] = (1, q + 4);
+                        n = 1;
+                    }
+                }
+            }
+            let mut ws = comma.saturating_sub(100);
+            while !text.is_char_boundary(ws) {
                 ws += 1;
             }
-            let mut we = (anchor + 60).min(b.len());
-            while !self.text.is_char_boundary(we) {
-                we -= 1;
-            }
-            let window = &self.text[ws..we];
-            for &k in which {
-                for m in self.det.addresses[k].find_iter(window) {
-                    if ws + m.end() > anchor {
-                        self.spans.push(Span {
-                            start: ws + m.start(),
-                            end: ws + m.end(),
-                            entity: Entity::StreetAddress,
-                        });
-                        last_end = last_end.max(ws + m.end());
-                    }
+            for &(pat, end) in &ends[..n] {
+                if end > b.len()
+                    || !text.is_char_boundary(end)
+                    || b.get(end).is_some_and(|&c| is_word(c))
+                {
+                    continue;
+                }
+                if let Some(m) = self.det.addresses[pat].find(&text[ws..end]) {
+                    self.spans.push(Span {
+                        start: ws + m.start(),
+                        end: ws + m.end(),
+                        entity: Entity::StreetAddress,
+                    });
+                    last_end = ws + m.end();
+                    break;
                 }
             }
         }
