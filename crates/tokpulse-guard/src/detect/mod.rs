@@ -1235,7 +1235,8 @@ impl<'a> Scanner<'a> {
                     }
                 }
             }
-            let mut ws = comma.saturating_sub(100);
+            // Not back into the previous address.
+            let mut ws = comma.saturating_sub(100).max(last_end);
             while !text.is_char_boundary(ws) {
                 ws += 1;
             }
