@@ -8,6 +8,8 @@
 //!   [`CostConfig`] (`[cost]` in `tokpulse.toml`). [`Catalog::price`] prices a [`Call`] at the
 //!   price in force on its day, input, cached input and output separately; a model it does not
 //!   know is an [`UnknownModel`] error, never a price of zero.
+//! - [`Rollup`]: every call priced and summed per day, service, feature and model; calls to
+//!   unknown models keep their tokens and are listed for a finding.
 //! - [`forecast()`]: month-end projection from daily spend by a [`Method`]: the seed's linear
 //!   regression, or a robust trend with day-of-week seasonality; each with a prediction
 //!   interval of stated coverage.
@@ -53,9 +55,11 @@ mod error;
 pub mod forecast;
 mod pricing;
 pub mod recommend;
+mod rollup;
 
 pub use budget::{BudgetStatus, BudgetTier};
 pub use config::{CostConfig, PriceConfig, PriceUnit};
 pub use error::UnknownModel;
 pub use forecast::{DailySpend, Forecast, ForecastError, Method, forecast};
 pub use pricing::{BUILTIN_ALIASES, BUILTIN_PRICES, Call, Catalog, Cost, Day, Price};
+pub use rollup::{Rollup, RollupKey, RollupRow, UnknownTally};
