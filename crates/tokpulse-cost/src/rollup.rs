@@ -175,6 +175,17 @@ impl<'c> Rollup<'c> {
         days
     }
 
+    /// Cost of each day from `first` to `last` inclusive, 0 for a day without calls: the
+    /// `daily` of a [`DailySpend`](crate::DailySpend) ending on `last`.
+    pub fn daily_series(&self, first: NaiveDate, last: NaiveDate) -> Vec<f64> {
+        let by_day = self.daily_cost();
+        first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .map(|d| by_day.get(&d).copied().unwrap_or(0.0))
+            .collect()
+    }
+
     /// Models the catalog could not price, with their calls and tokens.
     pub fn unknown_models(&self) -> &BTreeMap<String, UnknownTally> {
         &self.unknown
@@ -241,6 +252,11 @@ mod tests {
         assert!((rows[2].1.cost_usd - 2.0).abs() < 1e-9);
         let daily: Vec<f64> = r.daily_cost().into_values().collect();
         assert!((daily[0] - 14.0).abs() < 1e-9 && (daily[1] - 2.15).abs() < 1e-9);
+        let day = |d| NaiveDate::from_ymd_opt(2025, 6, d).unwrap();
+        let series = r.daily_series(day(8), day(11));
+        assert_eq!(series.len(), 4);
+        assert_eq!((series[0], series[3]), (0.0, 0.0));
+        assert!((series[1] - 14.0).abs() < 1e-9 && (series[2] - 2.15).abs() < 1e-9);
     }
 
     #[test]

@@ -295,6 +295,39 @@ mod tests {
     }
 
     #[test]
+    fn zero_and_sparse_spend_give_finite_forecasts() {
+        let as_of = NaiveDate::from_ymd_opt(2026, 6, 14).unwrap();
+        let zeros = vec![0.0; 100];
+        let f = run(
+            Method::RobustSeasonal,
+            &DailySpend {
+                daily: &zeros,
+                as_of,
+            },
+            0.8,
+        )
+        .unwrap();
+        assert!(f.projection.abs() < 1e-9 && f.lower.abs() < 1e-9 && f.upper.abs() < 1e-9);
+        // A project that spends only on some weekdays.
+        let sparse: Vec<f64> = (0..100)
+            .map(|i| if i % 7 == 2 { 30.0 } else { 0.0 })
+            .collect();
+        for method in Method::ALL {
+            let f = run(
+                method,
+                &DailySpend {
+                    daily: &sparse,
+                    as_of,
+                },
+                0.8,
+            )
+            .unwrap();
+            assert!(f.projection.is_finite() && f.lower.is_finite() && f.upper.is_finite());
+            assert!(f.lower <= f.projection && f.projection <= f.upper, "{f:?}");
+        }
+    }
+
+    #[test]
     fn short_histories_still_forecast() {
         let daily = [10.0, 11.0, 12.0];
         let input = DailySpend {
