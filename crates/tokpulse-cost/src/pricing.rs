@@ -281,7 +281,7 @@ pub const BUILTIN_PRICES: &[(&str, Day, Price)] = &[
     ("gpt-4", Day(2023, 3, 14), p(30.0, None, 60.0)),
     ("gpt-4-32k", Day(2023, 3, 14), p(60.0, None, 120.0)),
     ("gpt-4-turbo", Day(2023, 11, 6), p(10.0, None, 30.0)),
-    // GPT-3.5 Turbo: four price cuts.
+    // GPT-3.5 Turbo: launch price and three cuts.
     ("gpt-3.5-turbo", Day(2023, 3, 1), p(2.0, None, 2.0)),
     ("gpt-3.5-turbo", Day(2023, 6, 13), p(1.5, None, 2.0)),
     ("gpt-3.5-turbo", Day(2023, 11, 6), p(1.0, None, 2.0)),
