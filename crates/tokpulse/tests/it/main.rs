@@ -6,4 +6,5 @@ mod common;
 mod http;
 mod nab;
 mod pipeline;
+mod privacy;
 mod serve;
