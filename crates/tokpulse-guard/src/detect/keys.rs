@@ -108,6 +108,7 @@ static ROOTS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLo
             "legal",
             "person",
             "member",
+            "kontakt",
             "recipient",
             "sender",
             "contrase",
@@ -291,6 +292,7 @@ pub(crate) fn classify_normalised(k: &[u8]) -> Option<KeyClass> {
         "legalname",
         "person",
         "member",
+        "kontakt",
     ]) || ends("fullname")
     {
         return Some(KeyClass::Name);

@@ -95,6 +95,20 @@ const CUES: &[(&str, Cue)] = &[
     ("cheers,", Cue::Person),
     ("sincerely,", Cue::Person),
     ("for user", Cue::Person),
+    ("user ", Cue::Person),
+    ("customer ", Cue::Person),
+    ("patient ", Cue::Person),
+    ("client ", Cue::Person),
+    ("spoke with", Cue::Person),
+    ("spoke to", Cue::Person),
+    ("talked to", Cue::Person),
+    ("speaking with", Cue::Person),
+    ("on behalf of", Cue::Person),
+    ("attn", Cue::Person),
+    ("mit freundlichen grüßen", Cue::Person),
+    ("cordialement,", Cue::Person),
+    ("saludos,", Cue::Person),
+    ("cordiali saluti,", Cue::Person),
     ("signed by", Cue::Person),
     ("assigned to", Cue::Person),
     ("contact person", Cue::Person),
@@ -191,6 +205,7 @@ const CUES: &[(&str, Cue)] = &[
     ("contraseña es", Cue::Password),
     ("password was", Cue::Password),
     ("pw is", Cue::Password),
+    ("--password ", Cue::Password),
     ("bearer ", Cue::Bearer),
     // Context only.
     ("ssn", Cue::Ssn),
@@ -1030,6 +1045,22 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let c = b[i];
+        if c.is_ascii_uppercase() && i + 3 < n && b[i + 1].is_ascii_lowercase() {
+            // A common given name followed by a capitalised word: `Maria Gonzalez`.
+            let e = i + b[i..]
+                .iter()
+                .take(16)
+                .take_while(|c| c.is_ascii_alphabetic())
+                .count();
+            if b.get(e) == Some(&b' ')
+                && text::is_given_name(&self.text[i..e])
+                && let Some((s, end)) = name_at(self.text, i)
+            {
+                self.push(s, end, Entity::Person);
+                return Some(end);
+            }
+            return None;
+        }
         if c.is_ascii_uppercase() {
             if i + 3 < n
                 && b[i + 1].is_ascii_uppercase()
@@ -1303,7 +1334,13 @@ impl<'a> Scanner<'a> {
             if ve > vs {
                 self.whole_value(class, vs, ve, false);
             }
-            i = ve.max(i + 1);
+            // A secret's value is skipped whole; other values may hold the next label
+            // (`Assigned to: Priya Patel. Reporter: Kenji Tanaka`).
+            i = if class == KeyClass::Secret {
+                ve.max(i + 1)
+            } else {
+                i + 1
+            };
         }
     }
 
@@ -1365,7 +1402,8 @@ impl<'a> Scanner<'a> {
             return (vs, e.min(b.len()));
         }
         let mut e = s;
-        let free_text = sep == b':' && !matches!(class, KeyClass::Secret | KeyClass::Email);
+        let free_text = (sep == b':' && !matches!(class, KeyClass::Secret | KeyClass::Email))
+            || (sep == b'=' && class == KeyClass::Name);
         while e < b.len() {
             let c = b[e];
             let stop = if free_text {

@@ -310,3 +310,33 @@ fn regressions_from_the_dev_set() {
         1
     );
 }
+
+#[test]
+fn names_without_a_label() {
+    one(
+        "please refund Maria Gonzalez today",
+        Entity::Person,
+        "Maria Gonzalez",
+    );
+    one(
+        "Spoke with Sarah O'Connor yesterday",
+        Entity::Person,
+        "Sarah O'Connor",
+    );
+    one(
+        "patient=Jean Dupont dob=1979-04-23",
+        Entity::Person,
+        "Jean Dupont",
+    );
+    one(
+        "Assigned to: Priya Patel. Reporter: Kenji Tanaka",
+        Entity::Person,
+        "Kenji Tanaka",
+    );
+    one(
+        "mysql --password hunter2x -h db",
+        Entity::Password,
+        "hunter2x",
+    );
+    none_of("Maria said hello", Entity::Person);
+}
