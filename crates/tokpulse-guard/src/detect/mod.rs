@@ -1073,6 +1073,12 @@ impl<'a> Scanner<'a> {
             }
             return None;
         }
+        // Base58 addresses are 26 to 35 characters: most numbers end long before.
+        if !b.get(i + 25).is_some_and(u8::is_ascii_alphanumeric)
+            || !b[i + 1..i + 8].iter().all(u8::is_ascii_alphanumeric)
+        {
+            return None;
+        }
         let len = b[i..]
             .iter()
             .take(36)
