@@ -804,7 +804,10 @@ impl<'a> Scanner<'a> {
                 i = end;
                 continue;
             }
-            if !starts || is_word(prev) || matches!(prev, b'.' | b'-' | b'/' | b'#' | b'$' | b'+') {
+            // After `/` (a path segment) a plain run of digits is an id, not a phone:
+            // `/users/4155550132`.
+            let after_slash = prev == b'/';
+            if !starts || is_word(prev) || matches!(prev, b'.' | b'-' | b'#' | b'$' | b'+') {
                 i += 1;
                 if is_word(c) {
                     while i < b.len() && is_word(b[i]) && !b[i].is_ascii_digit() {
@@ -853,6 +856,9 @@ impl<'a> Scanner<'a> {
                     matched = Some(hit);
                     break;
                 }
+            }
+            if after_slash && n == 1 {
+                matched = matched.map(|(end, e)| (end, e.filter(|&e| e != Entity::Phone)));
             }
             match matched {
                 Some((end, Some(entity))) => {
@@ -935,7 +941,7 @@ impl<'a> Scanner<'a> {
                 // Versions: after a version word, `v`, `Chrome/`, or x.y.z.w with one-digit
                 // x, y and z (addresses of that shape are rare; releases are not).
                 let version = self.context(start, 24, Cue::Version)
-                    || (start > 0 && matches!(b[start - 1], b'v' | b'V' | b'/'))
+                    || (start > 0 && matches!(b[start - 1], b'v' | b'V'))
                     || lens[..3].iter().all(|&l| l == 1);
                 if loopback || version {
                     return Some((end, None));
