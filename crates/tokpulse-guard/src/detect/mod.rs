@@ -186,6 +186,9 @@ const CUES: &[(&str, Cue)] = &[
     ("moved to", Cue::Address),
     ("office at", Cue::Address),
     ("ship to", Cue::Address),
+    ("shipping to", Cue::Address),
+    ("delivered to", Cue::Address),
+    ("mailing address", Cue::Address),
     ("deliver to", Cue::Address),
     ("located at", Cue::Address),
     ("wohne in", Cue::Address),
@@ -312,7 +315,7 @@ impl Detector {
             )),
             // FR: 13, boulevard de Prévost, 34236 Sainte Danielboeuf
             re(
-                r"(?-u:\b)\d{1,4}(?: ?(?:bis|ter))?,? (?:rue|boulevard|avenue|chemin|impasse|allée|place|quai|route|cours|voie|square|passage)(?: [\p{L}'’-]+)+,? \d{5}(?: [\p{Lu}][\p{L}'’-]*)+$",
+                r"(?-u:\b)\d{1,4}(?: ?(?:bis|ter))?,? (?i:rue|boulevard|avenue|chemin|impasse|allée|place|quai|route|cours|voie|square|passage)(?: [\p{L}'’-]+)+,? \d{5}(?: [\p{Lu}][\p{L}'’-]*)+$",
             ),
             // DE, NL, PL, IT, ES, SE, CZ: Reichmannring 7/7, 36807 Grevesmühlen
             re(&format!(

@@ -339,4 +339,9 @@ fn names_without_a_label() {
         "hunter2x",
     );
     none_of("Maria said hello", Entity::Person);
+    one(
+        "Shipping to: 12 Rue de Rivoli, 75001 Paris, France",
+        Entity::StreetAddress,
+        "12 Rue de Rivoli, 75001 Paris, France",
+    );
 }
