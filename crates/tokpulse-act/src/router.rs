@@ -82,6 +82,16 @@ impl ActionPayload {
             DeliveryError::Permanent(format!("action {}: malformed payload: {e}", action.id))
         })
     }
+
+    /// What a sink needs of a queued action: its kind and its payload. Either one malformed is
+    /// a permanent failure.
+    pub fn read(action: &ActionRow) -> Result<(ActionKind, Self), DeliveryError> {
+        let kind: ActionKind = action
+            .kind
+            .parse()
+            .map_err(|e| DeliveryError::Permanent(format!("action {}: {e}", action.id)))?;
+        Ok((kind, Self::from_action(action)?))
+    }
 }
 
 /// The actions to queue, one per sink, when `f` has just been stored with `change`:

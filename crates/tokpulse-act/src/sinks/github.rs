@@ -255,13 +255,7 @@ impl Sink for GithubIssues {
     }
 
     async fn deliver(&self, action: &ActionRow) -> Result<Delivered, DeliveryError> {
-        let payload = ActionPayload::from_action(action)?;
-        let kind: ActionKind = action.kind.parse().map_err(|_| {
-            DeliveryError::Permanent(format!(
-                "action {}: unknown kind {:?}",
-                action.id, action.kind
-            ))
-        })?;
+        let (kind, payload) = ActionPayload::read(action)?;
         let marker = format!("<!-- tokpulse:fingerprint={} -->", payload.fingerprint);
         let action_marker = format!("<!-- tokpulse:action={} -->", action.idempotency_key);
         let issue = match self.find(&marker).await? {

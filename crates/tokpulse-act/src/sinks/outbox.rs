@@ -142,11 +142,7 @@ impl Sink for Outbox {
     }
 
     async fn deliver(&self, action: &ActionRow) -> Result<Delivered, DeliveryError> {
-        let kind: ActionKind = action
-            .kind
-            .parse()
-            .map_err(|e| DeliveryError::Permanent(format!("action {}: {e}", action.id)))?;
-        let payload = ActionPayload::from_action(action)?;
+        let (kind, payload) = ActionPayload::read(action)?;
         if !is_safe_file_stem(&payload.fingerprint) {
             return Err(DeliveryError::Permanent(format!(
                 "action {}: fingerprint {:?} is not a valid file name",

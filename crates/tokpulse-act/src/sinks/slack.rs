@@ -110,13 +110,7 @@ impl Sink for Slack {
     }
 
     async fn deliver(&self, action: &ActionRow) -> Result<Delivered, DeliveryError> {
-        let payload = ActionPayload::from_action(action)?;
-        let kind: ActionKind = action.kind.parse().map_err(|_| {
-            DeliveryError::Permanent(format!(
-                "action {}: unknown kind {:?}",
-                action.id, action.kind
-            ))
-        })?;
+        let (kind, payload) = ActionPayload::read(action)?;
         if kind == ActionKind::Update {
             // A channel hears when something starts, stops or comes back; the running
             // commentary stays in the issue.
