@@ -43,6 +43,8 @@ pub struct Config {
     pub slack: SlackConfig,
     /// Which findings go to which sinks.
     pub routing: tokpulse_act::Routing,
+    /// Pricing overrides, the budget and forecast settings.
+    pub cost: tokpulse_cost::CostConfig,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             github: GithubConfig::default(),
             slack: SlackConfig::default(),
             routing: tokpulse_act::Routing::default(),
+            cost: tokpulse_cost::CostConfig::default(),
         }
     }
 }
@@ -236,6 +239,7 @@ impl Config {
             errors.push("slack.webhook_url_env: must name an environment variable".to_string());
         }
         errors.extend(self.routing.validate());
+        errors.extend(self.cost.validate());
         errors.extend(self.analyzers.validate());
         errors.extend(self.guard.validate());
         errors
@@ -531,6 +535,20 @@ sinks = ["outbox", "github"]
 kinds = []
 min_severity = "high"
 sinks = ["slack"]
+
+[cost]
+# The month's AI budget in US dollars (`tokpulse cost backtest` and the budget tiers use it).
+monthly_budget_usd = 500.0
+# Nominal coverage of the forecast's prediction intervals.
+interval_coverage = 0.8
+# Start from the built-in, dated price catalog; [[cost.prices]] entries override or extend it:
+#   [[cost.prices]]
+#   model = "gpt-4"
+#   effective_from = "2023-03-14"
+#   unit = "1k"          # or "1m" (the default)
+#   input = 0.01
+#   output = 0.01
+builtin_catalog = true
 "#,
         data_dir = d.data_dir.display(),
         listen = d.server.listen,
@@ -682,6 +700,19 @@ mod tests {
         assert!(c.guard.hmac_secret.is_some());
         let e = parse("t.toml", "[guard]\nhmac_secret = \"k\"\n", &env(&[])).unwrap_err();
         assert!(e.to_string().contains("hmac_secret"), "{e}");
+    }
+
+    #[test]
+    fn cost_settings_are_checked_with_their_paths() {
+        let e = parse("t.toml", "[cost]\ninterval_coverage = 2.0\n", &env(&[])).unwrap_err();
+        assert!(e.problems[0].starts_with("cost.interval_coverage:"), "{e}");
+        let c = parse(
+            "t.toml",
+            "[[cost.prices]]\nmodel = \"gpt-4\"\neffective_from = \"2023-03-14\"\nunit = \"1k\"\ninput = 0.01\noutput = 0.01\n",
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.cost.prices.len(), 1);
     }
 
     #[test]
