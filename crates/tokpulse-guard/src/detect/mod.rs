@@ -531,7 +531,12 @@ impl<'a> Scanner<'a> {
                 }
             }
             Cue::Person => {
-                if is_word(before) || b.get(e).is_some_and(|&c| is_word(c) && c.is_ascii()) {
+                // A cue that ends in a space or punctuation (`customer `, `hi,`) is followed by
+                // the name itself, so only a cue ending in a letter must end a word.
+                let ends_in_letter = e > s && is_word(b[e - 1]);
+                if is_word(before)
+                    || (ends_in_letter && b.get(e).is_some_and(|&c| is_word(c) && c.is_ascii()))
+                {
                     // `Dearborn`, `sonority`: not the cue word.
                     if b[s] < 0x80 {
                         return;

@@ -345,3 +345,18 @@ fn names_without_a_label() {
         "12 Rue de Rivoli, 75001 Paris, France",
     );
 }
+
+/// A cue ending in a space (`customer `, `user `) is followed by the name at once; the check
+/// that a cue word ends a word (`Dearborn` is not `dear`) must not apply to it.
+#[test]
+fn names_right_after_a_cue_that_ends_in_a_space() {
+    one(
+        "payment declined, customer Jane Doe",
+        Entity::Person,
+        "Jane Doe",
+    );
+    one("user Jane Doe logged in", Entity::Person, "Jane Doe");
+    one("Customer Jane Doe called", Entity::Person, "Jane Doe");
+    none_of("Dearborn Station opened", Entity::Person);
+    none_of("the customer Support team", Entity::Person);
+}
