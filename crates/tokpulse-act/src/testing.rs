@@ -57,19 +57,5 @@ pub fn stored_finding() -> StoredFinding {
 
 /// The row the store would hold for `a` just after queueing it (id 1, no attempt yet).
 pub fn row(a: &tokpulse_store::NewAction) -> tokpulse_store::ActionRow {
-    tokpulse_store::ActionRow {
-        id: 1,
-        finding_id: a.finding_id,
-        sink: a.sink.clone(),
-        kind: a.kind.clone(),
-        idempotency_key: a.idempotency_key.clone(),
-        payload: a.payload.clone(),
-        status: tokpulse_store::ActionStatus::Pending,
-        attempts: 0,
-        last_error: None,
-        created_at: a.created_at,
-        next_attempt_at: a.created_at,
-        delivered_at: None,
-        external_ref: None,
-    }
+    a.queued_as(1)
 }

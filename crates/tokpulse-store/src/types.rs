@@ -200,6 +200,27 @@ pub struct NewAction {
     pub created_at: Timestamp,
 }
 
+impl NewAction {
+    /// The row this action becomes when queued under `id`: pending, due at once, no attempts.
+    pub fn queued_as(&self, id: i64) -> ActionRow {
+        ActionRow {
+            id,
+            finding_id: self.finding_id,
+            sink: self.sink.clone(),
+            kind: self.kind.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            payload: self.payload.clone(),
+            status: ActionStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            created_at: self.created_at,
+            next_attempt_at: self.created_at,
+            delivered_at: None,
+            external_ref: None,
+        }
+    }
+}
+
 /// A queued action as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActionRow {

@@ -44,15 +44,21 @@ pub struct App {
     pub engine: Arc<Engine>,
 }
 
+/// The sinks that need no credentials: the outbox, when enabled or in a dry run.
+fn local_sinks(config: &Config) -> Vec<Arc<dyn Sink>> {
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
+    if config.outbox.enabled || config.routing.dry_run {
+        sinks.push(Arc::new(Outbox::new(config.outbox_dir())));
+    }
+    sinks
+}
+
 /// The sinks the config turns on; secrets (the GitHub token) come from `env`.
 pub fn sinks(
     config: &Config,
     env: &BTreeMap<String, String>,
 ) -> anyhow::Result<Vec<Arc<dyn Sink>>> {
-    let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
-    if config.outbox.enabled || config.routing.dry_run {
-        sinks.push(Arc::new(Outbox::new(config.outbox_dir())));
-    }
+    let mut sinks = local_sinks(config);
     if config.routing.dry_run {
         // A dry run files nothing elsewhere, so it needs no credentials either.
         return Ok(sinks);
@@ -92,11 +98,7 @@ pub fn sinks(
 impl App {
     /// Builds the pipeline on an open store, with the outbox as its only sink (when enabled).
     pub fn new(config: &Config, store: Arc<dyn Store>) -> App {
-        let mut sinks: Vec<Arc<dyn Sink>> = Vec::new();
-        if config.outbox.enabled {
-            sinks.push(Arc::new(Outbox::new(config.outbox_dir())));
-        }
-        App::with_sinks(config, store, sinks)
+        App::with_sinks(config, store, local_sinks(config))
     }
 
     /// Builds the pipeline with the given sinks.

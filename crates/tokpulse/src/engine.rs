@@ -129,10 +129,12 @@ impl Engine {
             let sinks =
                 self.routing
                     .sinks_for(stored.finding.kind, stored.finding.severity, &sink_names);
-            let mut actions = plan_for_change(change, &stored, &sinks, now);
-            if matches!(change, FindingChange::Updated { .. }) {
-                actions = plan_for_recurrence(&stored, &sinks, now, self.update_interval);
-            }
+            let actions = match change {
+                FindingChange::Updated { .. } => {
+                    plan_for_recurrence(&stored, &sinks, now, self.update_interval)
+                }
+                _ => plan_for_change(change, &stored, &sinks, now),
+            };
             for action in actions {
                 if self.store.enqueue_action(&action).await?.is_some() {
                     run.queued += 1;

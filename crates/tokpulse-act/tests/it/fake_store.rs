@@ -105,21 +105,7 @@ impl Store for FakeStore {
             return Ok(None);
         }
         let id = actions.len() as i64 + 1;
-        actions.push(ActionRow {
-            id,
-            finding_id: a.finding_id,
-            sink: a.sink.clone(),
-            kind: a.kind.clone(),
-            idempotency_key: a.idempotency_key.clone(),
-            payload: a.payload.clone(),
-            status: ActionStatus::Pending,
-            attempts: 0,
-            last_error: None,
-            created_at: a.created_at,
-            next_attempt_at: a.created_at,
-            delivered_at: None,
-            external_ref: None,
-        });
+        actions.push(a.queued_as(id));
         Ok(Some(id))
     }
 

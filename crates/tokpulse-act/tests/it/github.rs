@@ -54,21 +54,7 @@ fn stored(route: &str, status: FindingStatus, occurrences: i64) -> StoredFinding
 }
 
 fn row(id: i64, a: &NewAction) -> ActionRow {
-    ActionRow {
-        id,
-        finding_id: a.finding_id,
-        sink: a.sink.clone(),
-        kind: a.kind.clone(),
-        idempotency_key: a.idempotency_key.clone(),
-        payload: a.payload.clone(),
-        status: ActionStatus::Pending,
-        attempts: 0,
-        last_error: None,
-        created_at: a.created_at,
-        next_attempt_at: a.created_at,
-        delivered_at: None,
-        external_ref: None,
-    }
+    a.queued_as(id)
 }
 
 async fn sink(gh: &FakeGithub, token: &str, repo: &str) -> GithubIssues {

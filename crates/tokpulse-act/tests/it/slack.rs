@@ -40,22 +40,9 @@ fn action() -> ActionRow {
         occurrences: 1,
         resolved_at: None,
     };
-    let a = plan_for_change(FindingChange::New { id: 1 }, &f, &["slack"], now).remove(0);
-    ActionRow {
-        id: 1,
-        finding_id: 1,
-        sink: a.sink,
-        kind: a.kind,
-        idempotency_key: a.idempotency_key,
-        payload: a.payload,
-        status: ActionStatus::Pending,
-        attempts: 0,
-        last_error: None,
-        created_at: now,
-        next_attempt_at: now,
-        delivered_at: None,
-        external_ref: None,
-    }
+    plan_for_change(FindingChange::New { id: 1 }, &f, &["slack"], now)
+        .remove(0)
+        .queued_as(1)
 }
 
 fn client() -> reqwest::Client {
