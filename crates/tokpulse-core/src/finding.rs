@@ -281,8 +281,8 @@ mod tests {
         );
         // Pinned: stored fingerprints must not change between versions.
         assert_eq!(
-            Fingerprint::of(FindingKind::LatencyRegression, &["web", "GET /"]).as_str(),
-            Fingerprint::of(FindingKind::LatencyRegression, &["web", "GET /"]).as_str()
+            Fingerprint::of(FindingKind::LatencyRegression, &["api", "GET /api/search"]).as_str(),
+            "66c0369636fa1d7b789eb4ee"
         );
     }
 
