@@ -7,7 +7,7 @@ use tokpulse_act::{DeliveryError, Sink, Slack, plan_for_change};
 use tokpulse_core::{
     Evidence, Finding, FindingKind, FindingStatus, Fingerprint, Severity, StoredFinding, Window,
 };
-use tokpulse_store::{ActionRow, ActionStatus, FindingChange};
+use tokpulse_store::{ActionRow, FindingChange};
 
 fn action() -> ActionRow {
     let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
