@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
+use tokpulse_core::RecordKind;
 
 /// Text that has passed the guard. Only this crate can make one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -55,7 +56,8 @@ impl fmt::Display for Redacted {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Guarded<R> {
     record: R,
-    redactions: u32,
+    /// What the guard replaced, per entity type and action; empty for a clean record.
+    audit: Vec<AuditCount>,
 }
 
 impl<R> Guarded<R> {
@@ -66,7 +68,79 @@ impl<R> Guarded<R> {
 
     /// How many values the guard replaced in this record.
     pub fn redactions(&self) -> u32 {
-        self.redactions
+        self.audit.iter().map(|c| c.count).sum()
+    }
+
+    /// What the guard replaced, per entity type and action (never the values); empty when the
+    /// record held nothing to redact. The store keeps these counts as the privacy audit.
+    pub fn audit(&self) -> &[AuditCount] {
+        &self.audit
+    }
+}
+
+/// What the guard did with a value, as the privacy audit counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// Replaced by a mask or a partial mask.
+    Redacted,
+    /// Replaced by a keyed-hash token.
+    Hashed,
+    /// The record was refused.
+    Blocked,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [AuditAction; 3] = [
+        AuditAction::Redacted,
+        AuditAction::Hashed,
+        AuditAction::Blocked,
+    ];
+
+    /// The stored name: `redacted`, `hashed`, `blocked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Redacted => "redacted",
+            AuditAction::Hashed => "hashed",
+            AuditAction::Blocked => "blocked",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How many values of one entity type the guard treated one way in one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditCount {
+    /// The entity type.
+    pub entity: Entity,
+    /// What was done.
+    pub action: AuditAction,
+    /// How many values.
+    pub count: u32,
+}
+
+fn add_count(audit: &mut Vec<AuditCount>, entity: Entity, action: AuditAction) {
+    match audit
+        .iter_mut()
+        .find(|c| c.entity == entity && c.action == action)
+    {
+        Some(c) => c.count += 1,
+        None => audit.push(AuditCount {
+            entity,
+            action,
+            count: 1,
+        }),
     }
 }
 
@@ -119,6 +193,15 @@ impl HmacSecret {
     pub fn new(key: impl Into<Vec<u8>>) -> Self {
         HmacSecret(key.into())
     }
+
+    /// The token the guard writes for `value` of type `entity` under the `hash` policy
+    /// (`[EMAIL:3f2a9c1d5e6b7a80]`), after the same normalisation: emails lower-cased (and
+    /// `%40` read as `@`), phone, card and SSN numbers reduced to their digits, IBANs without
+    /// spaces in upper case, anything else trimmed. `tokpulse privacy forget` finds a person's
+    /// rows with it.
+    pub fn token(&self, entity: Entity, value: &str) -> String {
+        hash_token(&self.0, value, entity)
+    }
 }
 
 impl fmt::Debug for HmacSecret {
@@ -146,6 +229,10 @@ pub struct GuardConfig {
     /// Policy per field path (`"attributes.user.email" = "hash"`, `"attributes.debug.*" =
     /// "block"`); wins over everything else for what is found in that field.
     pub fields: BTreeMap<String, Policy>,
+    /// Policies for one source only (`[guard.sources.logs.entities]`), keyed by record kind
+    /// (`performance`, `ai-usage`, `logs`, `deploys`); each wins over its global counterpart
+    /// for records of that source.
+    pub sources: BTreeMap<String, SourcePolicy>,
     /// The key for `hash`, from [`ENV_HMAC_SECRET`]; never in the file.
     #[serde(skip)]
     pub hmac_secret: Option<HmacSecret>,
@@ -161,9 +248,20 @@ impl Default for GuardConfig {
             allow_terms: Vec::new(),
             entities: BTreeMap::new(),
             fields: BTreeMap::new(),
+            sources: BTreeMap::new(),
             hmac_secret: None,
         }
     }
+}
+
+/// The policies of one source (`[guard.sources.<kind>]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourcePolicy {
+    /// Policy per entity type for this source; wins over `[guard.entities]`.
+    pub entities: BTreeMap<String, Policy>,
+    /// Policy per field path for this source; wins over `[guard.fields]`.
+    pub fields: BTreeMap<String, Policy>,
 }
 
 impl GuardConfig {
@@ -189,38 +287,88 @@ impl GuardConfig {
                 errors.push(format!("guard.allow_terms[{i}]: must not be empty"));
             }
         }
-        for name in self.entities.keys() {
-            if Entity::parse(name).is_none() {
-                let all: Vec<&str> = Entity::ALL.iter().map(|e| e.as_str()).collect();
+        check_policies("guard", &self.entities, &self.fields, &mut errors);
+        let sources: Vec<&str> = RecordKind::ALL.iter().map(|k| k.as_str()).collect();
+        for (name, policy) in &self.sources {
+            if RecordKind::ALL.iter().all(|k| k.as_str() != name) {
                 errors.push(format!(
-                    "guard.entities.{name}: unknown entity type; expected one of {}",
-                    all.join(", ")
+                    "guard.sources.{name}: unknown source; expected one of {}",
+                    sources.join(", ")
                 ));
             }
-        }
-        for field in self.fields.keys() {
-            if field.is_empty() || field.starts_with('.') || field.ends_with('.') {
-                errors.push(format!("guard.fields.{field:?}: expected a field path such as \"attributes.user.email\""));
-            }
+            let prefix = format!("guard.sources.{name}");
+            check_policies(&prefix, &policy.entities, &policy.fields, &mut errors);
         }
         if self.hmac_secret.is_none() {
-            let hashed = self
-                .entities
-                .iter()
-                .map(|(k, p)| (format!("guard.entities.{k}"), p))
-                .chain(
-                    self.fields
-                        .iter()
-                        .map(|(k, p)| (format!("guard.fields.{k:?}"), p)),
-                )
-                .filter(|(_, p)| **p == Policy::Hash);
-            for (path, _) in hashed {
-                errors.push(format!(
-                    "{path}: \"hash\" needs a key in the environment variable {ENV_HMAC_SECRET}"
-                ));
+            for (prefix, entities, fields) in self.policy_tables() {
+                let hashed = entities
+                    .iter()
+                    .filter(|(_, p)| **p == Policy::Hash)
+                    .map(|(k, _)| format!("{prefix}.entities.{k}"))
+                    .chain(
+                        fields
+                            .iter()
+                            .filter(|(_, p)| **p == Policy::Hash)
+                            .map(|(k, _)| format!("{prefix}.fields.{k:?}")),
+                    );
+                for path in hashed {
+                    errors.push(format!(
+                        "{path}: \"hash\" needs a key in the environment variable {ENV_HMAC_SECRET}"
+                    ));
+                }
             }
         }
         errors
+    }
+}
+
+impl GuardConfig {
+    /// `(key prefix, entities, fields)` of the global policies, then of each source's.
+    fn policy_tables(
+        &self,
+    ) -> impl Iterator<Item = (String, &BTreeMap<String, Policy>, &BTreeMap<String, Policy>)> {
+        std::iter::once(("guard".to_string(), &self.entities, &self.fields)).chain(
+            self.sources
+                .iter()
+                .map(|(name, p)| (format!("guard.sources.{name}"), &p.entities, &p.fields)),
+        )
+    }
+
+    /// Whether some policy may turn values of `entity` into hash tokens: a `hash` entity
+    /// policy for it (global or per source) or any `hash` field policy. When none does, values
+    /// of that type were masked and nothing stored is tied to a person.
+    pub fn may_hash(&self, entity: Entity) -> bool {
+        self.policy_tables().any(|(_, entities, fields)| {
+            entities
+                .iter()
+                .any(|(k, p)| *p == Policy::Hash && Entity::parse(k) == Some(entity))
+                || fields.values().any(|p| *p == Policy::Hash)
+        })
+    }
+}
+
+/// Checks one set of entity and field policies, naming keys under `prefix`.
+fn check_policies(
+    prefix: &str,
+    entities: &BTreeMap<String, Policy>,
+    fields: &BTreeMap<String, Policy>,
+    errors: &mut Vec<String>,
+) {
+    for name in entities.keys() {
+        if Entity::parse(name).is_none() {
+            let all: Vec<&str> = Entity::ALL.iter().map(|e| e.as_str()).collect();
+            errors.push(format!(
+                "{prefix}.entities.{name}: unknown entity type; expected one of {}",
+                all.join(", ")
+            ));
+        }
+    }
+    for field in fields.keys() {
+        if field.is_empty() || field.starts_with('.') || field.ends_with('.') {
+            errors.push(format!(
+                "{prefix}.fields.{field:?}: expected a field path such as \"attributes.user.email\""
+            ));
+        }
     }
 }
 
@@ -280,15 +428,51 @@ pub struct Finding {
     pub replacement: String,
 }
 
+/// Entity and field policies, ready for lookups: the global ones or one source's.
+#[derive(Debug, Clone, Default)]
+struct PolicySet {
+    fields: BTreeMap<String, Policy>,
+    /// Per-field policies ending in `*`: (prefix, policy).
+    field_prefixes: Vec<(String, Policy)>,
+    entities: BTreeMap<Entity, Policy>,
+}
+
+impl PolicySet {
+    fn new(entities: &BTreeMap<String, Policy>, fields: &BTreeMap<String, Policy>) -> Self {
+        PolicySet {
+            fields: fields.clone(),
+            field_prefixes: fields
+                .iter()
+                .filter_map(|(k, p)| k.strip_suffix('*').map(|k| (k.to_string(), *p)))
+                .collect(),
+            entities: entities
+                .iter()
+                .filter_map(|(k, p)| Entity::parse(k).map(|e| (e, *p)))
+                .collect(),
+        }
+    }
+
+    fn field(&self, field: &str) -> Option<Policy> {
+        if let Some(p) = self.fields.get(field) {
+            return Some(*p);
+        }
+        self.field_prefixes
+            .iter()
+            .filter(|(prefix, _)| field.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, p)| *p)
+    }
+}
+
 /// Finds and removes personal data and secrets.
 #[derive(Debug, Clone)]
 pub struct Guard {
     detector: detect::Detector,
     config: GuardConfig,
     ip_ranges: Vec<IpRange>,
-    /// Per-field policies ending in `*`: (prefix, policy).
-    field_prefixes: Vec<(String, Policy)>,
-    entity_policies: BTreeMap<Entity, Policy>,
+    global: PolicySet,
+    /// `[guard.sources.<kind>]`, in [`RecordKind::ALL`]'s order (`None`: no section).
+    sources: [Option<PolicySet>; 4],
 }
 
 impl Guard {
@@ -302,18 +486,24 @@ impl Guard {
                 .iter()
                 .filter_map(|r| IpRange::parse(r))
                 .collect(),
-            field_prefixes: config
-                .fields
-                .iter()
-                .filter_map(|(k, p)| k.strip_suffix('*').map(|k| (k.to_string(), *p)))
-                .collect(),
-            entity_policies: config
-                .entities
-                .iter()
-                .filter_map(|(k, p)| Entity::parse(k).map(|e| (e, *p)))
-                .collect(),
+            global: PolicySet::new(&config.entities, &config.fields),
+            sources: RecordKind::ALL.map(|k| {
+                config
+                    .sources
+                    .get(k.as_str())
+                    .map(|p| PolicySet::new(&p.entities, &p.fields))
+            }),
             config: config.clone(),
         }
+    }
+
+    /// The token `value` of type `entity` becomes under the `hash` policy, or `None` without
+    /// a key. See [`HmacSecret::token`].
+    pub fn token(&self, entity: Entity, value: &str) -> Option<String> {
+        self.config
+            .hmac_secret
+            .as_ref()
+            .map(|k| k.token(entity, value))
     }
 
     /// The spans of personal data and secrets in `text`, in order, not overlapping, without
@@ -335,7 +525,7 @@ impl Guard {
     /// Redacts one piece of text found in `field`.
     pub fn redact_text(&self, text: &str, field: &str) -> Result<Redacted, Blocked> {
         let mut s = text.to_owned();
-        self.redact_in_place(&mut s, field, None)?;
+        self.redact_in_place(&mut s, field, None, None, &mut Vec::new())?;
         Ok(Redacted(s))
     }
 
@@ -373,14 +563,20 @@ impl Guard {
         Ok((Redacted(out), findings))
     }
 
-    /// Passes every free-text field of `record` through the guard.
+    /// Passes every free-text field of `record` through the guard, with the policies of its
+    /// source ([`Scrub::SOURCE`]).
     pub fn guard<R: Scrub>(&self, mut record: R) -> Result<Guarded<R>, Blocked> {
-        let mut redactions = 0u32;
+        let mut audit = Vec::new();
+        let source = R::SOURCE.and_then(|k| self.source_policies(k));
         record.scrub(&mut |field, key, value| {
-            redactions += self.redact_in_place(value, field, key)?;
-            Ok(())
+            self.redact_in_place(value, field, key, source, &mut audit)
         })?;
-        Ok(Guarded { record, redactions })
+        Ok(Guarded { record, audit })
+    }
+
+    fn source_policies(&self, kind: RecordKind) -> Option<&PolicySet> {
+        let i = RecordKind::ALL.iter().position(|k| *k == kind)?;
+        self.sources[i].as_ref()
     }
 
     fn has_allow_lists(&self) -> bool {
@@ -419,20 +615,30 @@ impl Guard {
         }
     }
 
-    /// The policy for `entity` found in `field`.
+    /// The policy for `entity` found in `field`, for text of no particular source.
     pub fn policy(&self, entity: Entity, field: &str) -> Policy {
-        if let Some(p) = self.config.fields.get(field) {
+        self.policy_in(entity, field, None)
+    }
+
+    /// The policy for `entity` found in `field` of a record of source `kind`.
+    pub fn source_policy(&self, entity: Entity, field: &str, kind: RecordKind) -> Policy {
+        self.policy_in(entity, field, self.source_policies(kind))
+    }
+
+    /// Field policies win over entity policies; at each level the source's win over the global
+    /// ones: source field, global field, source entity, global entity, then `secrets` /
+    /// `emails`.
+    fn policy_in(&self, entity: Entity, field: &str, source: Option<&PolicySet>) -> Policy {
+        if let Some(p) = source.and_then(|s| s.field(field)) {
+            return p;
+        }
+        if let Some(p) = self.global.field(field) {
+            return p;
+        }
+        if let Some(p) = source.and_then(|s| s.entities.get(&entity)) {
             return *p;
         }
-        if let Some((_, p)) = self
-            .field_prefixes
-            .iter()
-            .filter(|(prefix, _)| field.starts_with(prefix.as_str()))
-            .max_by_key(|(prefix, _)| prefix.len())
-        {
-            return *p;
-        }
-        if let Some(p) = self.entity_policies.get(&entity) {
+        if let Some(p) = self.global.entities.get(&entity) {
             return *p;
         }
         let coarse = if entity == Entity::Email {
@@ -460,23 +666,24 @@ impl Guard {
         }
     }
 
-    /// Redacts `value` in place; `key` is the JSON key the value sits under, if any. Returns the
-    /// number of replacements.
+    /// Redacts `value` in place; `key` is the JSON key the value sits under, if any. Adds what
+    /// it replaced to `audit`.
     fn redact_in_place(
         &self,
         value: &mut String,
         field: &str,
         key: Option<&str>,
-    ) -> Result<u32, Blocked> {
+        source: Option<&PolicySet>,
+        audit: &mut Vec<AuditCount>,
+    ) -> Result<(), Blocked> {
         let spans = self.scan_field(value, key);
         if spans.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         let mut out = String::with_capacity(value.len());
         let mut last = 0;
-        let mut n = 0;
         for s in &spans {
-            let policy = self.policy(s.entity, field);
+            let policy = self.policy_in(s.entity, field, source);
             if policy == Policy::Block {
                 return Err(Blocked {
                     field: field.to_owned(),
@@ -486,11 +693,19 @@ impl Guard {
             out.push_str(&value[last..s.start]);
             out.push_str(&self.replacement(&value[s.start..s.end], s.entity, policy));
             last = s.end;
-            n += u32::from(policy != Policy::Allow);
+            match policy {
+                Policy::Allow | Policy::Block => {}
+                Policy::Hash if self.config.hmac_secret.is_some() => {
+                    add_count(audit, s.entity, AuditAction::Hashed)
+                }
+                Policy::Hash | Policy::Mask | Policy::Partial => {
+                    add_count(audit, s.entity, AuditAction::Redacted)
+                }
+            }
         }
         out.push_str(&value[last..]);
         *value = out;
-        Ok(n)
+        Ok(())
     }
 }
 
@@ -700,5 +915,120 @@ mod tests {
             r.as_str(),
             "10.1.2.3 [IPV4] fd00::1:2 [IPV6] a@mail.example.com, Customer: Acme Widget"
         );
+    }
+
+    fn log_record(message: &str) -> tokpulse_core::LogRecord {
+        tokpulse_core::LogRecord {
+            id: tokpulse_core::RecordId::parse("l1").unwrap(),
+            timestamp: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            service: tokpulse_core::Label::parse("api").unwrap(),
+            level: tokpulse_core::LogLevel::Error,
+            message: message.into(),
+            route: None,
+            trace_id: None,
+            attributes: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_audit_counts_per_entity_and_action_never_values() {
+        let g = guard_with(|c| {
+            c.entities.insert("EMAIL".into(), Policy::Hash);
+            c.hmac_secret = Some(HmacSecret::new("k"));
+        });
+        let r = g
+            .guard(log_record("a@corp.io b@corp.io from 10.1.2.3"))
+            .unwrap();
+        assert_eq!(r.redactions(), 3);
+        let mut audit = r.audit().to_vec();
+        audit.sort_by_key(|c| (c.entity, c.action));
+        assert_eq!(
+            audit,
+            [
+                AuditCount {
+                    entity: Entity::Email,
+                    action: AuditAction::Hashed,
+                    count: 2
+                },
+                AuditCount {
+                    entity: Entity::Ipv4,
+                    action: AuditAction::Redacted,
+                    count: 1
+                },
+            ]
+        );
+        assert!(g.guard(log_record("nothing")).unwrap().audit().is_empty());
+    }
+
+    #[test]
+    fn the_token_helper_gives_what_the_guard_writes() {
+        let key = HmacSecret::new("k");
+        let g = guard_with(|c| {
+            c.entities.insert("EMAIL".into(), Policy::Hash);
+            c.entities.insert("PHONE".into(), Policy::Hash);
+            c.hmac_secret = Some(key.clone());
+        });
+        let r = g
+            .redact_text("mail Jane.Doe@Corp.io or call +1 415-555-0100", "m")
+            .unwrap();
+        let email = key.token(Entity::Email, "jane.doe@corp.io");
+        let phone = key.token(Entity::Phone, "+14155550100");
+        assert_eq!(r.as_str(), format!("mail {email} or call {phone}"));
+        assert_eq!(g.token(Entity::Email, "JANE.DOE@corp.io"), Some(email));
+    }
+
+    #[test]
+    fn source_policies_win_over_global_ones_for_their_source_only() {
+        let g = guard_with(|c| {
+            c.entities.insert("EMAIL".into(), Policy::Partial);
+            c.fields.insert("attributes.debug.*".into(), Policy::Block);
+            let logs = c.sources.entry("logs".into()).or_default();
+            logs.entities.insert("EMAIL".into(), Policy::Mask);
+            logs.fields.insert("route".into(), Policy::Allow);
+        });
+        let r = g.guard(log_record("from jane@corp.io")).unwrap();
+        assert_eq!(r.message, "from [EMAIL]");
+        assert_eq!(
+            g.redact_text("from jane@corp.io", "message")
+                .unwrap()
+                .as_str(),
+            "from j***@corp.io"
+        );
+        assert_eq!(
+            g.source_policy(Entity::Email, "route", RecordKind::Logs),
+            Policy::Allow
+        );
+        // A global field policy still wins over a source's entity policy.
+        assert_eq!(
+            g.source_policy(Entity::Email, "attributes.debug.x", RecordKind::Logs),
+            Policy::Block
+        );
+        assert_eq!(
+            g.source_policy(Entity::Email, "message", RecordKind::Deploys),
+            Policy::Partial
+        );
+    }
+
+    #[test]
+    fn unknown_sources_are_named_with_the_valid_ones() {
+        let mut c = GuardConfig::default();
+        c.sources.entry("requests".into()).or_default();
+        c.sources
+            .entry("logs".into())
+            .or_default()
+            .entities
+            .insert("PERSON".into(), Policy::Hash);
+        let errors = c.validate();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(
+            errors[0],
+            "guard.sources.requests: unknown source; expected one of performance, ai-usage, logs, deploys"
+        );
+        assert!(
+            errors[1].starts_with("guard.sources.logs.entities.PERSON: \"hash\" needs a key"),
+            "{errors:?}"
+        );
+        assert!(c.may_hash(Entity::Person));
+        assert!(!c.may_hash(Entity::Email));
     }
 }

@@ -1,7 +1,9 @@
 //! [`Scrub`]: how the guard reaches every free-text field of a record.
 
 use crate::Blocked;
-use tokpulse_core::{AiUsageRecord, Attributes, DeployEvent, LogRecord, PerformanceRecord};
+use tokpulse_core::{
+    AiUsageRecord, Attributes, DeployEvent, LogRecord, PerformanceRecord, RecordKind,
+};
 
 /// A callback the guard passes to [`Scrub::scrub`]: `(field path, JSON key, value)`.
 pub type Visit<'a> = dyn FnMut(&str, Option<&str>, &mut String) -> Result<(), Blocked> + 'a;
@@ -9,6 +11,10 @@ pub type Visit<'a> = dyn FnMut(&str, Option<&str>, &mut String) -> Result<(), Bl
 /// Implemented for every record type with free text. `scrub` must hand every free-text field
 /// to `visit`; the guard's tests check that for each record type.
 pub trait Scrub {
+    /// The source whose `[guard.sources.<kind>]` policies apply to records of this type
+    /// (`None`: only the global ones).
+    const SOURCE: Option<RecordKind> = None;
+
     /// Calls `visit` on each free-text field.
     fn scrub(&mut self, visit: &mut Visit<'_>) -> Result<(), Blocked>;
 }
@@ -74,6 +80,8 @@ fn opt(field: &str, v: &mut Option<String>, visit: &mut Visit<'_>) -> Result<(),
 }
 
 impl Scrub for PerformanceRecord {
+    const SOURCE: Option<RecordKind> = Some(RecordKind::Performance);
+
     fn scrub(&mut self, visit: &mut Visit<'_>) -> Result<(), Blocked> {
         visit("route", None, &mut self.route)?;
         attributes(&mut self.attributes, visit)
@@ -81,6 +89,8 @@ impl Scrub for PerformanceRecord {
 }
 
 impl Scrub for AiUsageRecord {
+    const SOURCE: Option<RecordKind> = Some(RecordKind::AiUsage);
+
     fn scrub(&mut self, visit: &mut Visit<'_>) -> Result<(), Blocked> {
         opt("error_message", &mut self.error_message, visit)?;
         attributes(&mut self.attributes, visit)
@@ -88,6 +98,8 @@ impl Scrub for AiUsageRecord {
 }
 
 impl Scrub for LogRecord {
+    const SOURCE: Option<RecordKind> = Some(RecordKind::Logs);
+
     fn scrub(&mut self, visit: &mut Visit<'_>) -> Result<(), Blocked> {
         visit("message", None, &mut self.message)?;
         opt("route", &mut self.route, visit)?;
@@ -96,6 +108,8 @@ impl Scrub for LogRecord {
 }
 
 impl Scrub for DeployEvent {
+    const SOURCE: Option<RecordKind> = Some(RecordKind::Deploys);
+
     fn scrub(&mut self, visit: &mut Visit<'_>) -> Result<(), Blocked> {
         opt("author", &mut self.author, visit)?;
         opt("description", &mut self.description, visit)
