@@ -14,6 +14,9 @@
 //! - [`quantile`] / [`p95`]: exact nearest-rank quantiles.
 //! - [`anomaly`]: a streaming anomaly detector for one metric series
 //!   ([`anomaly::StreamingDetector`]) and NAB's scoring rules ([`anomaly::nab`]).
+//! - [`rollup`]: per service, route and minute or hour, a mergeable latency sketch (DDSketch)
+//!   with request and error counts; p50/p95/p99 over any window from merged rollups, within
+//!   0.5% of the exact value; a compact versioned byte encoding for the store.
 //!
 //! ```
 //! use chrono::{DateTime, Duration};
@@ -57,6 +60,7 @@
 mod analyzers;
 pub mod anomaly;
 mod quantile;
+pub mod rollup;
 
 pub use analyzers::{AnalyzersConfig, RouteHealth};
 pub use quantile::{p95, quantile};

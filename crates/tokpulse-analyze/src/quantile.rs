@@ -42,7 +42,7 @@ pub fn p95(values: &mut [f64]) -> Option<f64> {
 
 /// ⌈q·n⌉ clamped to `1..=n`. A product within rounding error of a whole number is taken as that
 /// number, so that `0.95 × 20` is rank 19 even if the floating-point product lands just above it.
-fn nearest_rank(n: usize, q: f64) -> usize {
+pub(crate) fn nearest_rank(n: usize, q: f64) -> usize {
     let x = q * n as f64;
     let whole = x.round();
     let rank = if (x - whole).abs() <= 1e-9 * x.max(1.0) {
