@@ -34,4 +34,10 @@ pub enum StoreError {
         /// The id asked for.
         id: i64,
     },
+    /// An argument the store refuses (a malformed token).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The store does not implement this call (a test double).
+    #[error("this store does not support {0}")]
+    Unsupported(&'static str),
 }

@@ -63,6 +63,7 @@ mod convert;
 mod error;
 mod migrations;
 mod postgres;
+mod privacy;
 mod redact;
 mod sqlite;
 #[cfg(feature = "testing")]
@@ -72,6 +73,10 @@ mod types;
 pub use error::StoreError;
 pub use migrations::{EmbeddedMigration, embedded_migrations};
 pub use postgres::PgStore;
+pub use privacy::{
+    AuditRow, BlockedRecord, FORGOTTEN, ForgetOutcome, PrivacyRequest, RequestKind, SubjectRows,
+    TableOutcome,
+};
 pub use redact::redact_url;
 pub use sqlite::SqliteStore;
 pub use types::*;
@@ -81,6 +86,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use tokpulse_core::{
     DeployEvent, Finding, FindingStatus, RecordKind, RequestSample, StoredFinding, Timestamp,
     Window,
@@ -182,6 +188,71 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revokes a key; `false` if there was no live key with that id.
     async fn revoke_api_key(&self, id: i64, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Counts records the privacy guard refused in the audit (action `blocked`, one per
+    /// record), each record id once per source: a retried batch adds nothing. Returns how many
+    /// were counted now.
+    async fn record_blocked(
+        &self,
+        kind: RecordKind,
+        blocked: &[BlockedRecord],
+    ) -> Result<u64, StoreError> {
+        let _ = (kind, blocked);
+        Err(StoreError::Unsupported("the privacy audit"))
+    }
+
+    /// The privacy audit from `since` (a UTC day) on, by day, source, entity and action.
+    /// [`insert_batch`](Store::insert_batch) adds the counts of the records it writes in its own
+    /// transaction, so the audit is exactly as durable as the data and duplicates add nothing.
+    async fn privacy_audit(&self, since: NaiveDate) -> Result<Vec<AuditRow>, StoreError> {
+        let _ = since;
+        Err(StoreError::Unsupported("the privacy audit"))
+    }
+
+    /// Erases a data subject, in one transaction: deletes every telemetry row and embedding
+    /// that contains `token` (a hash token such as `[EMAIL:3f2a9c1d5e6b7a80]`), replaces it by
+    /// [`FORGOTTEN`] in findings and actions, and records the request in `privacy_requests`.
+    async fn forget_subject(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<ForgetOutcome, StoreError> {
+        let _ = (token, now);
+        Err(StoreError::Unsupported("forget requests"))
+    }
+
+    /// Every row that contains `token`, grouped by table, and records the request in
+    /// `privacy_requests`.
+    async fn export_subject(&self, token: &str, now: Timestamp) -> Result<SubjectRows, StoreError> {
+        let _ = (token, now);
+        Err(StoreError::Unsupported("export requests"))
+    }
+
+    /// Data-subject requests carried out, newest first.
+    async fn privacy_requests(&self, limit: i64) -> Result<Vec<PrivacyRequest>, StoreError> {
+        let _ = limit;
+        Err(StoreError::Unsupported("privacy requests"))
+    }
+
+    /// How many rows of `table` retention would delete at `cutoff` (see
+    /// [`delete_older_than`](Store::delete_older_than)).
+    async fn count_older_than(&self, table: Table, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let _ = (table, cutoff);
+        Err(StoreError::Unsupported("retention"))
+    }
+
+    /// Deletes at most `limit` rows of `table` older than `cutoff`, in one short transaction,
+    /// and returns how many; call it until it returns less than `limit`. Findings go only once
+    /// resolved, actions only once delivered or parked; `api_keys` never.
+    async fn delete_older_than(
+        &self,
+        table: Table,
+        cutoff: Timestamp,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        let _ = (table, cutoff, limit);
+        Err(StoreError::Unsupported("retention"))
+    }
 
     /// Closes the pool, waiting for connections to finish (SQLite checkpoints its WAL).
     async fn close(&self);

@@ -27,11 +27,18 @@ pub struct EmbeddedMigration {
     pub sql: &'static str,
 }
 
-const SQLITE: &[EmbeddedMigration] = &[EmbeddedMigration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../migrations/sqlite/0001_init.sql"),
-}];
+const SQLITE: &[EmbeddedMigration] = &[
+    EmbeddedMigration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../migrations/sqlite/0001_init.sql"),
+    },
+    EmbeddedMigration {
+        version: 2,
+        name: "privacy",
+        sql: include_str!("../migrations/sqlite/0002_privacy.sql"),
+    },
+];
 
 const POSTGRES: &[EmbeddedMigration] = &[
     EmbeddedMigration {
@@ -43,6 +50,11 @@ const POSTGRES: &[EmbeddedMigration] = &[
         version: 2,
         name: "row_level_security",
         sql: include_str!("../migrations/postgres/0002_row_level_security.sql"),
+    },
+    EmbeddedMigration {
+        version: 3,
+        name: "privacy",
+        sql: include_str!("../migrations/postgres/0003_privacy.sql"),
     },
 ];
 

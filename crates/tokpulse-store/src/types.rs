@@ -79,11 +79,14 @@ pub enum Table {
     Findings,
     Actions,
     ApiKeys,
+    PrivacyAudit,
+    PrivacyBlocked,
+    PrivacyRequests,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 13] = [
         Table::PerformanceMetrics,
         Table::ApplicationLogs,
         Table::AiUsageMetrics,
@@ -94,6 +97,9 @@ impl Table {
         Table::Findings,
         Table::Actions,
         Table::ApiKeys,
+        Table::PrivacyAudit,
+        Table::PrivacyBlocked,
+        Table::PrivacyRequests,
     ];
 
     /// The SQL name.
@@ -109,7 +115,15 @@ impl Table {
             Table::Findings => "findings",
             Table::Actions => "actions",
             Table::ApiKeys => "api_keys",
+            Table::PrivacyAudit => "privacy_audit",
+            Table::PrivacyBlocked => "privacy_blocked",
+            Table::PrivacyRequests => "privacy_requests",
         }
+    }
+
+    /// The table with this SQL name.
+    pub fn parse(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
     }
 
     /// The table that holds records of `kind`.

@@ -2,22 +2,27 @@
 //! row-level security set up by the migrations.
 
 use crate::convert::{self, DeployParts, FindingParts, json_from_value};
+use crate::privacy::{self, Fate, SUBJECT_TABLES, SubjectTable};
 use crate::redact::redact_url;
 use crate::{
-    ActionRow, ApiKeyRow, Backend, Batch, FindingChange, InsertOutcome, NewAction, NewApiKey,
-    Store, StoreError, Table,
+    ActionRow, ApiKeyRow, AuditRow, Backend, Batch, BlockedRecord, FORGOTTEN, FindingChange,
+    ForgetOutcome, InsertOutcome, NewAction, NewApiKey, PrivacyRequest, RequestKind, Store,
+    StoreError, SubjectRows, Table, TableOutcome,
 };
 use async_trait::async_trait;
+use chrono::NaiveDate;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::query_builder::Separated;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Connection, Postgres, QueryBuilder, Row};
+use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
 use tokpulse_core::{
     DeployEvent, Finding, FindingStatus, Platform, RecordKind, RequestSample, StoredFinding,
     Timestamp, Window,
 };
+use tokpulse_guard::{AuditAction, Entity};
 
 /// PostgreSQL's limit on bound parameters per statement.
 const MAX_PARAMS: usize = 65_535;
@@ -74,12 +79,14 @@ impl PgStore {
 }
 
 /// Inserts `rows` with multi-row `INSERT … ON CONFLICT (record_id) DO NOTHING` statements;
-/// returns how many were written.
+/// returns how many were written. With `returning`, the ids of the rows written are added to
+/// it (for the privacy audit).
 async fn insert_rows<T, F>(
     conn: &mut PgConnection,
     head: &'static str,
     columns: usize,
     rows: &[T],
+    mut returning: Option<&mut Vec<String>>,
     mut push: F,
 ) -> Result<u64, StoreError>
 where
@@ -92,9 +99,70 @@ where
         qb.reset();
         qb.push_values(chunk, &mut push);
         qb.push(" ON CONFLICT (record_id) DO NOTHING");
-        inserted += qb.build().execute(&mut *conn).await?.rows_affected();
+        match returning.as_deref_mut() {
+            None => inserted += qb.build().execute(&mut *conn).await?.rows_affected(),
+            Some(ids) => {
+                qb.push(" RETURNING record_id");
+                let written: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+                inserted += written.len() as u64;
+                ids.extend(written);
+            }
+        }
     }
     Ok(inserted)
+}
+
+/// Adds `rows` (day, entity, action, count) of `source` to the privacy audit.
+async fn add_audit(
+    conn: &mut PgConnection,
+    source: &str,
+    rows: &[(NaiveDate, Entity, AuditAction, i64)],
+) -> Result<(), StoreError> {
+    let mut qb = QueryBuilder::<Postgres>::new(
+        "INSERT INTO privacy_audit (day, source, entity, action, count) ",
+    );
+    for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+        qb.reset();
+        qb.push_values(chunk, |mut b, (day, entity, action, count)| {
+            b.push_bind(*day)
+                .push_bind(source.to_owned())
+                .push_bind(entity.as_str())
+                .push_bind(action.as_str())
+                .push_bind(*count);
+        });
+        qb.push(
+            " ON CONFLICT (day, source, entity, action) \
+             DO UPDATE SET count = privacy_audit.count + excluded.count",
+        );
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `strpos(c1::text, $1) > 0 OR …` over the columns searched for a token.
+fn token_condition(t: &SubjectTable) -> String {
+    t.searched
+        .iter()
+        .map(|c| format!("strpos({c}::text, $1) > 0"))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+async fn record_request(
+    conn: &mut PgConnection,
+    kind: RequestKind,
+    token: &str,
+    counts: &serde_json::Value,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO privacy_requests (kind, token, counts, at) VALUES ($1, $2, $3, $4)")
+        .bind(kind.as_str())
+        .bind(token)
+        .bind(Json(counts))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 const FINDING_COLUMNS: &str = "id, fingerprint, kind, severity, status, title, service, route, \
@@ -181,6 +249,9 @@ impl Store for PgStore {
         if batch.is_empty() {
             return Ok(InsertOutcome::default());
         }
+        let audit = privacy::batch_audit(batch);
+        let mut written = audit.as_ref().map(|_| Vec::new());
+        let ids = written.as_mut();
         let mut tx = self.pool.begin().await?;
         let inserted =
             match batch {
@@ -191,6 +262,7 @@ impl Store for PgStore {
                      status_code, duration_ms, environment, platform, attributes) ",
                         10,
                         rows,
+                        ids,
                         |mut b, r| {
                             b.push_bind(r.id.as_str())
                                 .push_bind(r.timestamp)
@@ -214,6 +286,7 @@ impl Store for PgStore {
                      cost_usd, attributes) ",
                         13,
                         rows,
+                        ids,
                         |mut b, r| {
                             b.push_bind(r.id.as_str())
                                 .push_bind(r.timestamp)
@@ -238,6 +311,7 @@ impl Store for PgStore {
                      trace_id, attributes) ",
                     8,
                     rows,
+                    ids,
                     |mut b, r| {
                         b.push_bind(r.id.as_str())
                             .push_bind(r.timestamp)
@@ -257,6 +331,7 @@ impl Store for PgStore {
                      commit_sha, author, description) ",
                         8,
                         rows,
+                        ids,
                         |mut b, r| {
                             b.push_bind(r.id.as_str())
                                 .push_bind(r.timestamp)
@@ -271,6 +346,10 @@ impl Store for PgStore {
                     .await?
                 }
             };
+        if let Some(records) = audit {
+            let rows = privacy::tally(&records, written.unwrap_or_default());
+            add_audit(&mut tx, privacy::source(batch.kind()), &rows).await?;
+        }
         tx.commit().await?;
         Ok(InsertOutcome {
             inserted,
@@ -627,6 +706,214 @@ impl Store for PgStore {
                 .execute(&self.pool)
                 .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_blocked(
+        &self,
+        kind: RecordKind,
+        blocked: &[BlockedRecord],
+    ) -> Result<u64, StoreError> {
+        if blocked.is_empty() {
+            return Ok(0);
+        }
+        let source = privacy::source(kind);
+        let mut tx = self.pool.begin().await?;
+        let mut sums: BTreeMap<(NaiveDate, Entity), i64> = BTreeMap::new();
+        for b in blocked {
+            let day = b.timestamp.date_naive();
+            let done = sqlx::query(
+                "INSERT INTO privacy_blocked (source, record_id, day, entity) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (source, record_id) DO NOTHING",
+            )
+            .bind(source)
+            .bind(&b.record_id)
+            .bind(day)
+            .bind(b.entity.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                *sums.entry((day, b.entity)).or_default() += 1;
+            }
+        }
+        let rows: Vec<_> = sums
+            .iter()
+            .map(|((day, e), n)| (*day, *e, AuditAction::Blocked, *n))
+            .collect();
+        add_audit(&mut tx, source, &rows).await?;
+        tx.commit().await?;
+        Ok(rows.iter().map(|r| r.3 as u64).sum())
+    }
+
+    async fn privacy_audit(&self, since: NaiveDate) -> Result<Vec<AuditRow>, StoreError> {
+        let rows: Vec<(NaiveDate, String, String, String, i64)> = sqlx::query_as(
+            "SELECT day, source, entity, action, count FROM privacy_audit WHERE day >= $1 \
+             ORDER BY day, source, entity, action",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(day, source, entity, action, count)| AuditRow {
+                day,
+                source,
+                entity,
+                action,
+                count,
+            })
+            .collect())
+    }
+
+    async fn forget_subject(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<ForgetOutcome, StoreError> {
+        privacy::check_token(token)?;
+        let mut tx = self.pool.begin().await?;
+        let mut tables = Vec::with_capacity(SUBJECT_TABLES.len());
+        for t in SUBJECT_TABLES {
+            let name = t.table.name();
+            let condition = token_condition(t);
+            let mut outcome = TableOutcome {
+                table: name.to_owned(),
+                deleted: 0,
+                anonymised: 0,
+            };
+            match t.fate {
+                Fate::Delete => {
+                    let sql = format!("DELETE FROM {name} WHERE {condition}");
+                    outcome.deleted = sqlx::query(AssertSqlSafe(sql))
+                        .bind(token)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                Fate::Anonymise => {
+                    let set: Vec<String> = t
+                        .searched
+                        .iter()
+                        .map(|c| {
+                            if t.is_json(c) {
+                                format!("{c} = replace({c}::text, $1, $2)::jsonb")
+                            } else {
+                                format!("{c} = replace({c}, $1, $2)")
+                            }
+                        })
+                        .collect();
+                    let sql = format!("UPDATE {name} SET {} WHERE {condition}", set.join(", "));
+                    outcome.anonymised = sqlx::query(AssertSqlSafe(sql))
+                        .bind(token)
+                        .bind(FORGOTTEN)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+            }
+            tables.push(outcome);
+        }
+        let outcome = ForgetOutcome { tables };
+        let counts = serde_json::to_value(&outcome.tables).unwrap_or_default();
+        record_request(&mut tx, RequestKind::Forget, token, &counts, now).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn export_subject(&self, token: &str, now: Timestamp) -> Result<SubjectRows, StoreError> {
+        privacy::check_token(token)?;
+        let mut out = SubjectRows::new();
+        for t in SUBJECT_TABLES {
+            let name = t.table.name();
+            // Embeddings are numbers about the text, not data about the person.
+            let sql = format!(
+                "SELECT to_jsonb(t) - 'embedding' FROM {name} t WHERE {} ORDER BY id",
+                token_condition(t)
+            );
+            let rows: Vec<serde_json::Value> = sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(token)
+                .fetch_all(&self.pool)
+                .await?;
+            out.insert(name.to_owned(), rows);
+        }
+        let counts: serde_json::Map<String, serde_json::Value> = out
+            .iter()
+            .map(|(t, rows)| (t.clone(), serde_json::json!({ "exported": rows.len() })))
+            .collect();
+        let mut conn = self.pool.acquire().await?;
+        record_request(
+            &mut conn,
+            RequestKind::Export,
+            token,
+            &serde_json::Value::Object(counts),
+            now,
+        )
+        .await?;
+        Ok(out)
+    }
+
+    async fn privacy_requests(&self, limit: i64) -> Result<Vec<PrivacyRequest>, StoreError> {
+        let rows: Vec<(i64, String, String, serde_json::Value, Timestamp)> = sqlx::query_as(
+            "SELECT id, kind, token, counts, at FROM privacy_requests \
+             ORDER BY at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, kind, token, counts, at)| {
+                Ok(PrivacyRequest {
+                    id,
+                    kind: RequestKind::parse(&kind)?,
+                    token,
+                    counts,
+                    at,
+                })
+            })
+            .collect()
+    }
+
+    async fn count_older_than(&self, table: Table, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let Some((column, extra)) = privacy::retention_rule(table) else {
+            return Ok(0);
+        };
+        let sql = format!(
+            "SELECT COUNT(*) FROM {} WHERE {column} < $1 AND ({extra})",
+            table.name()
+        );
+        let q = sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql));
+        let n = if column == "day" {
+            q.bind(cutoff.date_naive()).fetch_one(&self.pool).await?
+        } else {
+            q.bind(cutoff).fetch_one(&self.pool).await?
+        };
+        Ok(n.max(0) as u64)
+    }
+
+    async fn delete_older_than(
+        &self,
+        table: Table,
+        cutoff: Timestamp,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        let Some((column, extra)) = privacy::retention_rule(table) else {
+            return Ok(0);
+        };
+        let name = table.name();
+        let sql = format!(
+            "DELETE FROM {name} WHERE ctid IN \
+             (SELECT ctid FROM {name} WHERE {column} < $1 AND ({extra}) LIMIT $2)"
+        );
+        let q = sqlx::query(AssertSqlSafe(sql));
+        let q = if column == "day" {
+            q.bind(cutoff.date_naive())
+        } else {
+            q.bind(cutoff)
+        };
+        let done = q
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn close(&self) {

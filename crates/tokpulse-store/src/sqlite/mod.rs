@@ -11,9 +11,11 @@
 use crate::convert::{
     self, DeployParts, FindingParts, from_ms, from_ms_opt, json_from_str, to_json, to_ms,
 };
+use crate::privacy::{self, Col, Fate, SUBJECT_TABLES, SubjectTable};
 use crate::{
-    ActionRow, ApiKeyRow, Backend, Batch, FindingChange, InsertOutcome, NewAction, NewApiKey,
-    Store, StoreError, Table,
+    ActionRow, ApiKeyRow, AuditRow, Backend, Batch, BlockedRecord, FORGOTTEN, FindingChange,
+    ForgetOutcome, InsertOutcome, NewAction, NewApiKey, PrivacyRequest, RequestKind, Store,
+    StoreError, SubjectRows, Table, TableOutcome,
 };
 use async_trait::async_trait;
 use sqlx::query_builder::Separated;
@@ -23,12 +25,14 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokpulse_core::{
     DeployEvent, Finding, FindingStatus, Platform, RecordKind, RequestSample, StoredFinding,
     Timestamp, Window,
 };
+use tokpulse_guard::{AuditAction, Entity};
 
 /// Connections in the read pool.
 pub const READERS: u32 = 4;
@@ -131,12 +135,14 @@ impl SqliteStore {
 }
 
 /// Inserts `rows` with multi-row `INSERT … ON CONFLICT (record_id) DO NOTHING` statements of
-/// up to [`MAX_ROWS_PER_STATEMENT`] rows; returns how many were written.
+/// up to [`MAX_ROWS_PER_STATEMENT`] rows; returns how many were written. With `returning`, the
+/// ids of the rows written are added to it (for the privacy audit).
 async fn insert_rows<T, F>(
     conn: &mut SqliteConnection,
     head: &'static str,
     columns: usize,
     rows: &[T],
+    mut returning: Option<&mut Vec<String>>,
     mut push: F,
 ) -> Result<u64, StoreError>
 where
@@ -149,9 +155,117 @@ where
         qb.reset();
         qb.push_values(chunk, &mut push);
         qb.push(" ON CONFLICT (record_id) DO NOTHING");
-        inserted += qb.build().execute(&mut *conn).await?.rows_affected();
+        match returning.as_deref_mut() {
+            None => inserted += qb.build().execute(&mut *conn).await?.rows_affected(),
+            Some(ids) => {
+                qb.push(" RETURNING record_id");
+                let written: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+                inserted += written.len() as u64;
+                ids.extend(written);
+            }
+        }
     }
     Ok(inserted)
+}
+
+/// Adds `rows` (day, entity, action, count) of `source` to the privacy audit.
+async fn add_audit(
+    conn: &mut SqliteConnection,
+    source: &str,
+    rows: &[(chrono::NaiveDate, Entity, AuditAction, i64)],
+) -> Result<(), StoreError> {
+    let mut qb = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO privacy_audit (day, source, entity, action, count) ",
+    );
+    for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+        qb.reset();
+        qb.push_values(chunk, |mut b, (day, entity, action, count)| {
+            b.push_bind(day_text(*day))
+                .push_bind(source.to_owned())
+                .push_bind(entity.as_str())
+                .push_bind(action.as_str())
+                .push_bind(*count);
+        });
+        qb.push(
+            " ON CONFLICT (day, source, entity, action) \
+             DO UPDATE SET count = privacy_audit.count + excluded.count",
+        );
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A day as SQLite stores it: `YYYY-MM-DD`.
+fn day_text(day: chrono::NaiveDate) -> String {
+    day.format("%Y-%m-%d").to_string()
+}
+
+/// The value retention compares `column` with: a day for the audit tables, else unix ms.
+fn cutoff_value(column: &str, cutoff: Timestamp) -> Either {
+    if column == "day" {
+        Either::Text(day_text(cutoff.date_naive()))
+    } else {
+        Either::Int(to_ms(cutoff))
+    }
+}
+
+enum Either {
+    Text(String),
+    Int(i64),
+}
+
+fn bind_cutoff<'q>(
+    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>,
+    v: Either,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments> {
+    match v {
+        Either::Text(s) => q.bind(s),
+        Either::Int(i) => q.bind(i),
+    }
+}
+
+/// `instr(c1, ?1) > 0 OR …` over the columns searched for a token.
+fn token_condition(t: &SubjectTable) -> String {
+    t.searched
+        .iter()
+        .map(|c| format!("instr({c}, ?1) > 0"))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// `json_object('id', id, …)` of every exported column.
+fn json_row(t: &SubjectTable) -> String {
+    let fields: Vec<String> = t
+        .columns
+        .iter()
+        .map(|(c, kind)| {
+            let expr = match kind {
+                Col::Plain => c.to_string(),
+                Col::Time => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {c} / 1000.0, 'unixepoch')"),
+                Col::Json => format!("json({c})"),
+                Col::Bool => format!("json(CASE WHEN {c} THEN 'true' ELSE 'false' END)"),
+            };
+            format!("'{c}', {expr}")
+        })
+        .collect();
+    format!("json_object({})", fields.join(", "))
+}
+
+async fn record_request(
+    conn: &mut SqliteConnection,
+    kind: RequestKind,
+    token: &str,
+    counts: &serde_json::Value,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO privacy_requests (kind, token, counts, at) VALUES (?1, ?2, ?3, ?4)")
+        .bind(kind.as_str())
+        .bind(token)
+        .bind(to_json(counts))
+        .bind(to_ms(now))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Attributes as JSON text; the common empty map costs nothing.
@@ -246,6 +360,9 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(InsertOutcome::default());
         }
+        let audit = privacy::batch_audit(batch);
+        let mut written = audit.as_ref().map(|_| Vec::new());
+        let ids = written.as_mut();
         let mut tx = self.begin_write().await?;
         let inserted =
             match batch {
@@ -256,6 +373,7 @@ impl Store for SqliteStore {
                      status_code, duration_ms, environment, platform, attributes) ",
                         10,
                         rows,
+                        ids,
                         |mut b, r| {
                             b.push_bind(r.id.as_str())
                                 .push_bind(to_ms(r.timestamp))
@@ -279,6 +397,7 @@ impl Store for SqliteStore {
                      cost_usd, attributes) ",
                         13,
                         rows,
+                        ids,
                         |mut b, r| {
                             b.push_bind(r.id.as_str())
                                 .push_bind(to_ms(r.timestamp))
@@ -303,6 +422,7 @@ impl Store for SqliteStore {
                      trace_id, attributes) ",
                     8,
                     rows,
+                    ids,
                     |mut b, r| {
                         b.push_bind(r.id.as_str())
                             .push_bind(to_ms(r.timestamp))
@@ -322,6 +442,7 @@ impl Store for SqliteStore {
                      commit_sha, author, description) ",
                         8,
                         rows,
+                        ids,
                         |mut b, r| {
                             b.push_bind(r.id.as_str())
                                 .push_bind(to_ms(r.timestamp))
@@ -336,6 +457,10 @@ impl Store for SqliteStore {
                     .await?
                 }
             };
+        if let Some(records) = audit {
+            let rows = privacy::tally(&records, written.unwrap_or_default());
+            add_audit(&mut tx, privacy::source(batch.kind()), &rows).await?;
+        }
         tx.commit().await?;
         Ok(InsertOutcome {
             inserted,
@@ -694,6 +819,226 @@ impl Store for SqliteStore {
                 .execute(&self.writer)
                 .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_blocked(
+        &self,
+        kind: RecordKind,
+        blocked: &[BlockedRecord],
+    ) -> Result<u64, StoreError> {
+        if blocked.is_empty() {
+            return Ok(0);
+        }
+        let source = privacy::source(kind);
+        let mut tx = self.begin_write().await?;
+        let mut sums: BTreeMap<(chrono::NaiveDate, Entity), i64> = BTreeMap::new();
+        for b in blocked {
+            let day = b.timestamp.date_naive();
+            let done = sqlx::query(
+                "INSERT INTO privacy_blocked (source, record_id, day, entity) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (source, record_id) DO NOTHING",
+            )
+            .bind(source)
+            .bind(&b.record_id)
+            .bind(day_text(day))
+            .bind(b.entity.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                *sums.entry((day, b.entity)).or_default() += 1;
+            }
+        }
+        let rows: Vec<_> = sums
+            .iter()
+            .map(|((day, e), n)| (*day, *e, AuditAction::Blocked, *n))
+            .collect();
+        add_audit(&mut tx, source, &rows).await?;
+        tx.commit().await?;
+        Ok(rows.iter().map(|r| r.3 as u64).sum())
+    }
+
+    async fn privacy_audit(&self, since: chrono::NaiveDate) -> Result<Vec<AuditRow>, StoreError> {
+        let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT day, source, entity, action, count FROM privacy_audit WHERE day >= ?1 \
+             ORDER BY day, source, entity, action",
+        )
+        .bind(day_text(since))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(day, source, entity, action, count)| {
+                let day = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| {
+                    StoreError::Corrupt {
+                        table: "privacy_audit",
+                        reason: format!("day {day:?}: {e}"),
+                    }
+                })?;
+                Ok(AuditRow {
+                    day,
+                    source,
+                    entity,
+                    action,
+                    count,
+                })
+            })
+            .collect()
+    }
+
+    async fn forget_subject(
+        &self,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<ForgetOutcome, StoreError> {
+        privacy::check_token(token)?;
+        let mut tx = self.begin_write().await?;
+        let mut tables = Vec::with_capacity(SUBJECT_TABLES.len());
+        for t in SUBJECT_TABLES {
+            let name = t.table.name();
+            let condition = token_condition(t);
+            let mut outcome = TableOutcome {
+                table: name.to_owned(),
+                deleted: 0,
+                anonymised: 0,
+            };
+            match t.fate {
+                Fate::Delete => {
+                    let sql = format!("DELETE FROM {name} WHERE {condition}");
+                    outcome.deleted = sqlx::query(AssertSqlSafe(sql))
+                        .bind(token)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                Fate::Anonymise => {
+                    let set: Vec<String> = t
+                        .searched
+                        .iter()
+                        .map(|c| format!("{c} = replace({c}, ?1, ?2)"))
+                        .collect();
+                    let sql = format!("UPDATE {name} SET {} WHERE {condition}", set.join(", "));
+                    outcome.anonymised = sqlx::query(AssertSqlSafe(sql))
+                        .bind(token)
+                        .bind(FORGOTTEN)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+            }
+            tables.push(outcome);
+        }
+        let outcome = ForgetOutcome { tables };
+        let counts = serde_json::to_value(&outcome.tables).unwrap_or_default();
+        record_request(&mut tx, RequestKind::Forget, token, &counts, now).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    async fn export_subject(&self, token: &str, now: Timestamp) -> Result<SubjectRows, StoreError> {
+        privacy::check_token(token)?;
+        let mut out = SubjectRows::new();
+        for t in SUBJECT_TABLES {
+            let name = t.table.name();
+            let sql = format!(
+                "SELECT {} FROM {name} WHERE {} ORDER BY id",
+                json_row(t),
+                token_condition(t)
+            );
+            let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+                .bind(token)
+                .fetch_all(&self.reader)
+                .await?;
+            let rows = rows
+                .iter()
+                .map(|r| json_from_str(name, "row", r))
+                .collect::<Result<Vec<serde_json::Value>, _>>()?;
+            out.insert(name.to_owned(), rows);
+        }
+        let counts: serde_json::Map<String, serde_json::Value> = out
+            .iter()
+            .map(|(t, rows)| (t.clone(), serde_json::json!({ "exported": rows.len() })))
+            .collect();
+        let mut conn = self.writer.acquire().await?;
+        record_request(
+            &mut conn,
+            RequestKind::Export,
+            token,
+            &serde_json::Value::Object(counts),
+            now,
+        )
+        .await?;
+        Ok(out)
+    }
+
+    async fn privacy_requests(&self, limit: i64) -> Result<Vec<PrivacyRequest>, StoreError> {
+        const T: &str = "privacy_requests";
+        let rows: Vec<(i64, String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, kind, token, counts, at FROM privacy_requests \
+             ORDER BY at DESC, id DESC LIMIT ?1",
+        )
+        .bind(limit.max(0))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(id, kind, token, counts, at)| {
+                Ok(PrivacyRequest {
+                    id,
+                    kind: RequestKind::parse(&kind)?,
+                    token,
+                    counts: json_from_str(T, "counts", &counts)?,
+                    at: from_ms(T, at)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn count_older_than(&self, table: Table, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let Some((column, extra)) = privacy::retention_rule(table) else {
+            return Ok(0);
+        };
+        let sql = format!(
+            "SELECT COUNT(*) FROM {} WHERE {column} < ?1 AND ({extra})",
+            table.name()
+        );
+        let n: i64 = match cutoff_value(column, cutoff) {
+            Either::Text(v) => {
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .bind(v)
+                    .fetch_one(&self.reader)
+                    .await?
+            }
+            Either::Int(v) => {
+                sqlx::query_scalar(AssertSqlSafe(sql))
+                    .bind(v)
+                    .fetch_one(&self.reader)
+                    .await?
+            }
+        };
+        Ok(n.max(0) as u64)
+    }
+
+    async fn delete_older_than(
+        &self,
+        table: Table,
+        cutoff: Timestamp,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        let Some((column, extra)) = privacy::retention_rule(table) else {
+            return Ok(0);
+        };
+        let name = table.name();
+        let sql = format!(
+            "DELETE FROM {name} WHERE rowid IN \
+             (SELECT rowid FROM {name} WHERE {column} < ?1 AND ({extra}) LIMIT ?2)"
+        );
+        let q = bind_cutoff(
+            sqlx::query(AssertSqlSafe(sql)),
+            cutoff_value(column, cutoff),
+        );
+        let done = q
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn close(&self) {

@@ -112,6 +112,12 @@ macro_rules! store_conformance {
             marking_a_missing_action_fails,
             api_keys_create_authenticate_revoke,
             concurrent_writers_all_succeed,
+            audit_counts_written_records_once,
+            blocked_records_are_counted_once,
+            forget_deletes_and_anonymises_one_person,
+            export_returns_one_persons_rows,
+            subject_requests_take_tokens_only,
+            retention_deletes_old_rows_in_chunks,
         );
     };
 }

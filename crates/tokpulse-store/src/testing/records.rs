@@ -106,3 +106,80 @@ pub fn deploy(record_id: &str, ms: i64, service: &str, version: &str) -> Guarded
         description: Some("bump deps".into()),
     })
 }
+
+/// The key of [`hashing_guard`].
+pub const HMAC_KEY: &str = "conformance-key";
+
+static HASHING: LazyLock<Guard> = LazyLock::new(|| {
+    let mut config = GuardConfig::default();
+    config
+        .entities
+        .insert("EMAIL".into(), tokpulse_guard::Policy::Hash);
+    config.hmac_secret = Some(tokpulse_guard::HmacSecret::new(HMAC_KEY));
+    Guard::new(&config)
+});
+
+/// The token [`hashing_guard`] writes for `email`.
+pub fn email_token(email: &str) -> String {
+    tokpulse_guard::HmacSecret::new(HMAC_KEY).token(tokpulse_guard::Entity::Email, email)
+}
+
+/// A guard that turns emails into hash tokens (key [`HMAC_KEY`]).
+pub fn hashing_guard() -> &'static Guard {
+    &HASHING
+}
+
+/// A log line at `ms` saying `message`, through [`hashing_guard`].
+pub fn hashed_log(record_id: &str, ms: i64, message: &str) -> Guarded<LogRecord> {
+    HASHING
+        .guard(LogRecord {
+            id: id(record_id),
+            timestamp: at(ms),
+            service: label("api"),
+            level: LogLevel::Error,
+            message: message.into(),
+            route: None,
+            trace_id: None,
+            attributes: Attributes::new(),
+        })
+        .expect("the hashing guard never blocks")
+}
+
+/// A request at `ms` to `route`, with `attributes`, through [`hashing_guard`].
+pub fn hashed_request(
+    record_id: &str,
+    ms: i64,
+    route: &str,
+    attributes: serde_json::Value,
+) -> Guarded<PerformanceRecord> {
+    HASHING
+        .guard(PerformanceRecord {
+            id: id(record_id),
+            timestamp: at(ms),
+            service: label("api"),
+            route: route.into(),
+            method: label("GET"),
+            status_code: 200,
+            duration_ms: 5.0,
+            environment: label("production"),
+            platform: None,
+            attributes: attributes.as_object().cloned().unwrap_or_default(),
+        })
+        .expect("the hashing guard never blocks")
+}
+
+/// A deployment at `ms` by `author`, through [`hashing_guard`].
+pub fn hashed_deploy(record_id: &str, ms: i64, author: &str) -> Guarded<DeployEvent> {
+    HASHING
+        .guard(DeployEvent {
+            id: id(record_id),
+            timestamp: at(ms),
+            service: label("api"),
+            environment: label("production"),
+            version: label("v2"),
+            commit_sha: None,
+            author: Some(author.into()),
+            description: Some(format!("shipped by {author}")),
+        })
+        .expect("the hashing guard never blocks")
+}

@@ -10,16 +10,20 @@
 // failed test, and `unwrap` says so as well as anything.
 #![allow(clippy::unwrap_used)]
 
-use super::records::{ai_usage, at, deploy, log, perf, request};
+use super::records::{
+    ai_usage, at, deploy, email_token, hashed_deploy, hashed_log, hashed_request, log, perf,
+    request,
+};
 use crate::{
-    ActionStatus, Batch, FindingChange, NewAction, NewApiKey, Store, StoreError, Table,
-    embedded_migrations,
+    ActionStatus, AuditRow, Batch, BlockedRecord, FindingChange, NewAction, NewApiKey, RequestKind,
+    Store, StoreError, Table, embedded_migrations,
 };
 use std::sync::Arc;
 use tokpulse_core::{
     Cause, Evidence, Finding, FindingKind, FindingStatus, Fingerprint, RecordKind, Role, Severity,
     Window,
 };
+use tokpulse_guard::Entity;
 
 async fn migrated(store: &Arc<dyn Store>) {
     store.migrate().await.expect("migrate");
@@ -746,4 +750,399 @@ pub async fn concurrent_writers_all_succeed(store: Arc<dyn Store>) {
     let stored = store.findings(None, 10).await.unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].occurrences, 81);
+}
+
+// --- Privacy: audit, data-subject requests, retention (issue 3) ---
+
+const DAY_MS: i64 = 86_400_000;
+
+fn day(ms: i64) -> chrono::NaiveDate {
+    at(ms).date_naive()
+}
+
+fn audit_row(ms: i64, source: &str, entity: &str, action: &str, count: i64) -> AuditRow {
+    AuditRow {
+        day: day(ms),
+        source: source.into(),
+        entity: entity.into(),
+        action: action.into(),
+        count,
+    }
+}
+
+/// `insert_batch` adds the guard's counts of the rows it writes, per day, source, entity and
+/// action; a retried batch, an id repeated in a batch and a clean batch add nothing.
+pub async fn audit_counts_written_records_once(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let since = day(0);
+    assert!(store.privacy_audit(since).await.unwrap().is_empty());
+    let batch = Batch::Logs(vec![log("l1", 1_000), log("l2", DAY_MS + 1)]);
+    store.insert_batch(&batch).await.unwrap();
+    store.insert_batch(&batch).await.unwrap();
+    store
+        .insert_batch(&Batch::Logs(vec![
+            log("l2", DAY_MS + 1),
+            log("l3", 2_000),
+            log("l3", 3_000),
+        ]))
+        .await
+        .unwrap();
+    store
+        .insert_batch(&Batch::Performance(vec![perf("p1", 1_000)]))
+        .await
+        .unwrap();
+    store
+        .insert_batch(&Batch::AiUsage(vec![ai_usage("u1", 1_000)]))
+        .await
+        .unwrap();
+    let hashed = hashed_log("h1", 1_000, "from a@corp.io and b@corp.io, 10.1.2.3");
+    store
+        .insert_batch(&Batch::Logs(vec![hashed]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.privacy_audit(since).await.unwrap(),
+        [
+            audit_row(0, "ai-usage", "EMAIL", "redacted", 1),
+            audit_row(0, "logs", "EMAIL", "hashed", 2),
+            audit_row(0, "logs", "EMAIL", "redacted", 2),
+            audit_row(0, "logs", "IPV4", "redacted", 1),
+            audit_row(DAY_MS, "logs", "EMAIL", "redacted", 1),
+        ]
+    );
+    assert_eq!(
+        store.privacy_audit(day(DAY_MS)).await.unwrap(),
+        [audit_row(DAY_MS, "logs", "EMAIL", "redacted", 1)]
+    );
+}
+
+/// Blocked records are counted once per source and id, however often a batch is retried.
+pub async fn blocked_records_are_counted_once(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let blocked = |id: &str, ms: i64, entity| BlockedRecord {
+        record_id: id.into(),
+        timestamp: at(ms),
+        entity,
+    };
+    let first = [
+        blocked("b1", 1_000, Entity::UsSsn),
+        blocked("b2", 2_000, Entity::UsSsn),
+        blocked("b3", 3_000, Entity::CreditCard),
+    ];
+    assert_eq!(
+        store
+            .record_blocked(RecordKind::Logs, &first)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .record_blocked(RecordKind::Logs, &first)
+            .await
+            .unwrap(),
+        0
+    );
+    // The same id from another source is another record.
+    assert_eq!(
+        store
+            .record_blocked(RecordKind::Performance, &first[..1])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.privacy_audit(day(0)).await.unwrap(),
+        [
+            audit_row(0, "logs", "CREDIT_CARD", "blocked", 1),
+            audit_row(0, "logs", "US_SSN", "blocked", 2),
+            audit_row(0, "performance", "US_SSN", "blocked", 1),
+        ]
+    );
+}
+
+/// Rows about two people, through the hashing guard, plus a finding and an action that name
+/// the first.
+async fn two_people(store: &Arc<dyn Store>, jane: &str, bob: &str) -> (i64, i64) {
+    for (who, n) in [(jane, 1), (bob, 2)] {
+        store
+            .insert_batch(&Batch::Logs(vec![hashed_log(
+                &format!("log-{n}"),
+                1_000,
+                &format!("payment failed for {who}"),
+            )]))
+            .await
+            .unwrap();
+        store
+            .insert_batch(&Batch::Performance(vec![hashed_request(
+                &format!("req-{n}"),
+                1_000,
+                "/account",
+                serde_json::json!({ "user": { "email": who } }),
+            )]))
+            .await
+            .unwrap();
+        store
+            .insert_batch(&Batch::Deploys(vec![hashed_deploy(
+                &format!("dep-{n}"),
+                1_000,
+                who,
+            )]))
+            .await
+            .unwrap();
+    }
+    store
+        .insert_batch(&Batch::Logs(vec![hashed_log("log-3", 1_000, "both")]))
+        .await
+        .unwrap();
+    let token = email_token(jane);
+    let mut f = finding(&format!("errors for {token}"), Severity::High, (0, 1_000));
+    f.evidence[0].metric = format!("errors of {token}");
+    let finding_id = store.upsert_finding(&f, at(1_000)).await.unwrap().id();
+    let mut a = action(finding_id, "outbox", "k-jane", 1_000);
+    a.payload = serde_json::json!({ "title": format!("errors for {token}") });
+    let action_id = store.enqueue_action(&a).await.unwrap().unwrap();
+    (finding_id, action_id)
+}
+
+/// `forget_subject` deletes the telemetry that holds the token, anonymises findings and
+/// actions, leaves everyone else's rows alone, and records the request.
+pub async fn forget_deletes_and_anonymises_one_person(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let (jane, bob) = ("jane@corp.io", "bob@corp.io");
+    let (finding_id, _) = two_people(&store, jane, bob).await;
+    let token = email_token(jane);
+    let outcome = store.forget_subject(&token, at(5_000)).await.unwrap();
+    let by_table: Vec<(&str, u64, u64)> = outcome
+        .tables
+        .iter()
+        .map(|t| (t.table.as_str(), t.deleted, t.anonymised))
+        .collect();
+    assert_eq!(
+        by_table,
+        [
+            ("performance_metrics", 1, 0),
+            ("application_logs", 1, 0),
+            ("ai_usage_metrics", 0, 0),
+            ("deployments", 1, 0),
+            ("ai_embeddings", 0, 0),
+            ("findings", 0, 1),
+            ("actions", 0, 1),
+        ]
+    );
+    assert_eq!((outcome.deleted(), outcome.anonymised()), (3, 2));
+    for (kind, id) in [
+        (RecordKind::Logs, "log-2"),
+        (RecordKind::Logs, "log-3"),
+        (RecordKind::Performance, "req-2"),
+        (RecordKind::Deploys, "dep-2"),
+    ] {
+        assert!(store.has_record(kind, id).await.unwrap(), "{id} stays");
+    }
+    for (kind, id) in [
+        (RecordKind::Logs, "log-1"),
+        (RecordKind::Performance, "req-1"),
+        (RecordKind::Deploys, "dep-1"),
+    ] {
+        assert!(!store.has_record(kind, id).await.unwrap(), "{id} is gone");
+    }
+    let f = store.findings(None, 10).await.unwrap();
+    assert_eq!(f[0].id, finding_id);
+    assert_eq!(f[0].finding.title, "errors for [FORGOTTEN]");
+    assert_eq!(f[0].finding.evidence[0].metric, "errors of [FORGOTTEN]");
+    let a = store.actions(10).await.unwrap();
+    assert_eq!(a[0].payload["title"], "errors for [FORGOTTEN]");
+    // Nothing is left to find, and the second request says so.
+    let again = store.forget_subject(&token, at(6_000)).await.unwrap();
+    assert_eq!((again.deleted(), again.anonymised()), (0, 0));
+    let requests = store.privacy_requests(10).await.unwrap();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[1].kind, RequestKind::Forget);
+    assert_eq!(requests[1].token, token);
+    assert_eq!(requests[1].at, at(5_000));
+    assert_eq!(requests[1].counts[1]["table"], "application_logs");
+    assert_eq!(requests[1].counts[1]["deleted"], 1);
+    assert!(
+        !serde_json::to_string(&requests).unwrap().contains("jane"),
+        "requests hold the token, never the value"
+    );
+}
+
+/// `export_subject` returns every row holding the token, grouped by table, and records it.
+pub async fn export_returns_one_persons_rows(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let (jane, bob) = ("jane@corp.io", "bob@corp.io");
+    two_people(&store, jane, bob).await;
+    let token = email_token(jane);
+    let rows = store.export_subject(&token, at(7_000)).await.unwrap();
+    let counts: Vec<(&str, usize)> = rows.iter().map(|(t, r)| (t.as_str(), r.len())).collect();
+    assert_eq!(
+        counts,
+        [
+            ("actions", 1),
+            ("ai_embeddings", 0),
+            ("ai_usage_metrics", 0),
+            ("application_logs", 1),
+            ("deployments", 1),
+            ("findings", 1),
+            ("performance_metrics", 1),
+        ]
+    );
+    let log = &rows["application_logs"][0];
+    assert_eq!(log["record_id"], "log-1");
+    assert_eq!(log["message"], format!("payment failed for {token}"));
+    assert!(
+        log["ts"]
+            .as_str()
+            .unwrap()
+            .starts_with("1970-01-01T00:00:01")
+    );
+    let req = &rows["performance_metrics"][0];
+    assert_eq!(req["attributes"]["user"]["email"], token.as_str());
+    assert_eq!(rows["deployments"][0]["author"], token.as_str());
+    assert_eq!(
+        rows["findings"][0]["evidence"][0]["metric"],
+        format!("errors of {token}")
+    );
+    assert!(
+        !serde_json::to_string(&rows)
+            .unwrap()
+            .contains(&email_token(bob))
+    );
+    let requests = store.privacy_requests(10).await.unwrap();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].kind, RequestKind::Export);
+    assert_eq!(requests[0].counts["application_logs"]["exported"], 1);
+    // Exporting changes nothing.
+    assert_eq!(store.count(Table::ApplicationLogs).await.unwrap(), 3);
+}
+
+/// Forget and export take hash tokens only: never a raw value or a pattern.
+pub async fn subject_requests_take_tokens_only(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    for bad in ["jane@corp.io", "%", "[EMAIL]", ""] {
+        assert!(matches!(
+            store.forget_subject(bad, at(0)).await,
+            Err(StoreError::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            store.export_subject(bad, at(0)).await,
+            Err(StoreError::InvalidArgument(_))
+        ));
+    }
+    assert!(store.privacy_requests(10).await.unwrap().is_empty());
+}
+
+/// Retention deletes rows older than the cutoff in chunks, keeps newer ones, open findings and
+/// pending actions, and counts what it would delete first.
+pub async fn retention_deletes_old_rows_in_chunks(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let old: Vec<_> = (0..5)
+        .map(|i| perf(&format!("old{i}"), 1_000 + i))
+        .collect();
+    let new: Vec<_> = (0..2)
+        .map(|i| perf(&format!("new{i}"), 3 * DAY_MS + i))
+        .collect();
+    store.insert_batch(&Batch::Performance(old)).await.unwrap();
+    store.insert_batch(&Batch::Performance(new)).await.unwrap();
+    store
+        .insert_batch(&Batch::Logs(vec![
+            log("l-old", 1_000),
+            log("l-new", 3 * DAY_MS),
+        ]))
+        .await
+        .unwrap();
+    let cutoff = at(2 * DAY_MS);
+    let t = Table::PerformanceMetrics;
+    assert_eq!(store.count_older_than(t, cutoff).await.unwrap(), 5);
+    assert_eq!(store.delete_older_than(t, cutoff, 2).await.unwrap(), 2);
+    assert_eq!(store.delete_older_than(t, cutoff, 2).await.unwrap(), 2);
+    assert_eq!(store.delete_older_than(t, cutoff, 2).await.unwrap(), 1);
+    assert_eq!(store.delete_older_than(t, cutoff, 2).await.unwrap(), 0);
+    assert_eq!(store.count(t).await.unwrap(), 2);
+    assert!(
+        store
+            .has_record(RecordKind::Performance, "new0")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.count(Table::ApplicationLogs).await.unwrap(), 2);
+
+    // The audit goes by day: the old day's rows only.
+    let audit = Table::PrivacyAudit;
+    assert_eq!(store.count_older_than(audit, cutoff).await.unwrap(), 1);
+    assert_eq!(
+        store.delete_older_than(audit, cutoff, 100).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.privacy_audit(day(0)).await.unwrap(),
+        [audit_row(3 * DAY_MS, "logs", "EMAIL", "redacted", 1)]
+    );
+
+    // An open finding stays, however old; a resolved one goes, with its delivered actions.
+    let open = some_finding(&store).await;
+    let mut other = finding("other", Severity::High, (0, 1_000));
+    other.fingerprint = Fingerprint::of(FindingKind::LatencyRegression, &["web", "GET /"]);
+    let resolved = store.upsert_finding(&other, at(1_000)).await.unwrap().id();
+    store.resolve_finding(resolved, at(1_000)).await.unwrap();
+    let pending = store
+        .enqueue_action(&action(open, "outbox", "k-pending", 1_000))
+        .await
+        .unwrap()
+        .unwrap();
+    let delivered = store
+        .enqueue_action(&action(open, "outbox", "k-done", 1_000))
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .mark_action_delivered(delivered, at(1_000), "outbox/x.md")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .count_older_than(Table::Findings, cutoff)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .delete_older_than(Table::Findings, cutoff, 100)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .delete_older_than(Table::Actions, cutoff, 100)
+            .await
+            .unwrap(),
+        1
+    );
+    let left: Vec<i64> = store
+        .findings(None, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|f| f.id)
+        .collect();
+    assert_eq!(left, [open]);
+    let actions: Vec<i64> = store
+        .actions(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(actions, [pending]);
+    // API keys are never subject to retention.
+    assert_eq!(
+        store
+            .delete_older_than(Table::ApiKeys, at(i64::from(i32::MAX) * 1000), 100)
+            .await
+            .unwrap(),
+        0
+    );
 }

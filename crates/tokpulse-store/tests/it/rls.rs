@@ -14,6 +14,14 @@ fn all_tables() -> Vec<&'static str> {
     t
 }
 
+/// Every embedded PostgreSQL migration's version.
+fn all_versions() -> Vec<i64> {
+    tokpulse_store::embedded_migrations(tokpulse_store::Backend::Postgres)
+        .iter()
+        .map(|m| m.version)
+        .collect()
+}
+
 /// A statement that inserts one row into `table`, with `key` making it unique, and a column
 /// to update.
 fn insert_sql(table: &str, key: &str) -> (String, &'static str) {
@@ -96,6 +104,27 @@ fn insert_sql(table: &str, key: &str) -> (String, &'static str) {
             ),
             "name",
         ),
+        "privacy_audit" => (
+            format!(
+                "INSERT INTO privacy_audit (day, source, entity, action, count) \
+                 VALUES (current_date, '{key}', 'EMAIL', 'redacted', 1)"
+            ),
+            "count",
+        ),
+        "privacy_blocked" => (
+            format!(
+                "INSERT INTO privacy_blocked (source, record_id, day, entity) \
+                 VALUES ('logs', '{key}', current_date, 'US_SSN')"
+            ),
+            "entity",
+        ),
+        "privacy_requests" => (
+            format!(
+                "INSERT INTO privacy_requests (kind, token, counts, at) \
+                 VALUES ('forget', '{key}', '[]', now())"
+            ),
+            "token",
+        ),
         "_sqlx_migrations" => (
             // Versions are bigints: derive one from the key.
             format!(
@@ -138,7 +167,7 @@ struct Db {
 async fn migrated_database(cluster: &PgCluster, name: &str) -> Db {
     let url = cluster.create_database(name).await;
     let store = PgStore::connect(&url, 1).await.unwrap();
-    assert_eq!(store.migrate().await.unwrap(), [1, 2]);
+    assert_eq!(store.migrate().await.unwrap(), all_versions());
     store.close().await;
     Db {
         name: name.to_owned(),
@@ -316,7 +345,7 @@ async fn migrating_where_the_roles_already_exist() {
         .unwrap();
 
     let store = PgStore::connect(&owner_url, 2).await.unwrap();
-    assert_eq!(store.migrate().await.unwrap(), [1, 2]);
+    assert_eq!(store.migrate().await.unwrap(), all_versions());
     assert_eq!(store.migrate().await.unwrap(), Vec::<i64>::new());
 
     let roles: Vec<(String, bool, bool, bool)> = sqlx::query_as(
