@@ -11,7 +11,7 @@ use tokpulse_core::{
     AiUsageRecord, DeployEvent, LogRecord, PerformanceRecord, RecordId, RecordKind, Timestamp,
 };
 use tokpulse_guard::{Guard, Guarded, Scrub};
-use tokpulse_store::{Batch, Store};
+use tokpulse_store::{Batch, BlockedRecord, Store};
 
 /// How far ahead of the ingestor's clock a record's timestamp may be (clock skew): one day.
 pub const MAX_FUTURE: chrono::TimeDelta = chrono::TimeDelta::days(1);
@@ -100,6 +100,7 @@ impl Ingestor {
         } = parsed;
         let latest = (self.clock)() + MAX_FUTURE;
         let mut repeated = 0u64;
+        let mut blocked = Vec::new();
         let heavy = batch.len() > HEAVY_BATCH_RECORDS;
         let batch = off_the_reactor(heavy, || {
             let mut screen = Screen {
@@ -107,6 +108,7 @@ impl Ingestor {
                 latest,
                 rejected: &mut rejected,
                 repeated: &mut repeated,
+                blocked: &mut blocked,
             };
             match batch {
                 ParsedBatch::Performance(v) => Batch::Performance(screen.run(v)),
@@ -125,6 +127,11 @@ impl Ingestor {
             let outcome = self.store.insert_batch(&batch).await?;
             report.accepted = outcome.inserted;
             report.duplicates += outcome.duplicates;
+        }
+        if !blocked.is_empty() {
+            // After the batch: if this fails the client retries, and the store counts each
+            // blocked id once.
+            self.store.record_blocked(batch.kind(), &blocked).await?;
         }
         Ok(report)
     }
@@ -180,6 +187,8 @@ struct Screen<'a> {
     latest: Timestamp,
     rejected: &'a mut Vec<Rejection>,
     repeated: &'a mut u64,
+    /// Records the privacy policy refused, for the audit.
+    blocked: &'a mut Vec<BlockedRecord>,
 }
 
 impl Screen<'_> {
@@ -199,16 +208,24 @@ impl Screen<'_> {
                 });
                 continue;
             }
+            let (id, timestamp) = (record.id().clone(), record.timestamp());
             match self.guard.guard(record) {
                 Ok(g) => out.push(g),
-                Err(blocked) => self.rejected.push(Rejection {
-                    index,
-                    field: blocked.field,
-                    reason: format!(
-                        "contains {}, which the privacy policy blocks",
-                        blocked.entity
-                    ),
-                }),
+                Err(blocked) => {
+                    self.blocked.push(BlockedRecord {
+                        record_id: id.as_str().to_owned(),
+                        timestamp,
+                        entity: blocked.entity,
+                    });
+                    self.rejected.push(Rejection {
+                        index,
+                        field: blocked.field,
+                        reason: format!(
+                            "contains {}, which the privacy policy blocks",
+                            blocked.entity
+                        ),
+                    })
+                }
             }
         }
         if out.len() > 1 {
@@ -245,6 +262,8 @@ pub(crate) mod tests {
         pub rows: Mutex<HashMap<(RecordKind, String), serde_json::Value>>,
         pub batches: Mutex<usize>,
         pub fail: Mutex<bool>,
+        /// Blocked (kind, id)s counted in the audit.
+        pub blocked: Mutex<std::collections::HashSet<(RecordKind, String)>>,
     }
 
     impl MemStore {
@@ -380,6 +399,17 @@ pub(crate) mod tests {
         async fn revoke_api_key(&self, _: i64, _: Timestamp) -> Result<bool, StoreError> {
             Ok(false)
         }
+        async fn record_blocked(
+            &self,
+            kind: RecordKind,
+            blocked: &[BlockedRecord],
+        ) -> Result<u64, StoreError> {
+            let mut seen = self.blocked.lock().unwrap();
+            Ok(blocked
+                .iter()
+                .filter(|b| seen.insert((kind, b.record_id.clone())))
+                .count() as u64)
+        }
         async fn close(&self) {}
     }
 
@@ -512,6 +542,15 @@ pub(crate) mod tests {
         let shown = serde_json::to_string(&report).unwrap();
         assert!(!shown.contains("jane"), "{shown}");
         assert!(store.get(RecordKind::Performance, "l2").is_none());
+        // The audit counts the refused record once, however often the batch is retried.
+        ing.ingest(RecordKind::Performance, Format::Ndjson, body.as_bytes())
+            .await
+            .unwrap();
+        let counted = store.blocked.lock().unwrap().clone();
+        assert_eq!(
+            counted.into_iter().collect::<Vec<_>>(),
+            [(RecordKind::Performance, "l2".to_string())]
+        );
     }
 
     #[tokio::test]

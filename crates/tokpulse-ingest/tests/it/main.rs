@@ -165,6 +165,21 @@ async fn a_blocked_record_is_refused_and_not_stored() {
             .await
             .unwrap()
     );
+    // The audit counts the refused record, once however often the batch is retried.
+    f.ingest(RecordKind::Performance, Format::Json, &body).await;
+    let audit = f.store.privacy_audit(chrono::NaiveDate::MIN).await.unwrap();
+    let blocked: Vec<(&str, &str, &str, i64)> = audit
+        .iter()
+        .map(|r| {
+            (
+                r.source.as_str(),
+                r.entity.as_str(),
+                r.action.as_str(),
+                r.count,
+            )
+        })
+        .collect();
+    assert_eq!(blocked, [("performance", "EMAIL", "blocked", 1)]);
 }
 
 #[tokio::test]
