@@ -8,6 +8,15 @@
 //! body of each write (`title` a non-empty string; `labels` strings or `{name}` objects; `state`
 //! `open`|`closed`; `state_reason` one of GitHub's values; comment `body` non-empty; else 422
 //! "Validation Failed"), and `per_page` ≤ 100.
+//!
+//! Besides issues: pull requests (issues with a `pull_request` key, made with
+//! [`FakeGithub::open_pull_request`]) and their comments, edited by id; a GitHub App
+//! ([`FakeGithub::with_app`]) whose JWT is checked (RS256 signature with the app's public key,
+//! `iss`, `iat`, `exp` against the stand-in's clock, which tests move with
+//! [`FakeGithub::advance`]) and which mints installation tokens that expire; and the GraphQL
+//! endpoint for Discussions (`repository` with its categories or discussions, `node`,
+//! `createDiscussion`, `addDiscussionComment`), dispatched on the query's first field, with its
+//! variables checked.
 // Handlers return the error answer itself; its size does not matter in a test stand-in.
 #![allow(clippy::result_large_err)]
 
@@ -54,14 +63,63 @@ pub struct FakeIssue {
     pub state: String,
     /// Comment bodies, oldest first.
     pub comments: Vec<String>,
+    /// Comment ids, in the same order.
+    pub comment_ids: Vec<u64>,
+    /// Whether it is a pull request.
+    pub pull_request: bool,
+}
+
+/// A discussion as the stand-in keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeDiscussion {
+    /// Its node id.
+    pub id: String,
+    /// Its number.
+    pub number: u64,
+    /// The category's node id.
+    pub category_id: String,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Comment bodies, oldest first.
+    pub comments: Vec<String>,
+}
+
+/// A request that passed the checks: what the sinks asked GitHub.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// `GET`, `POST`…
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// The query string's pairs.
+    pub query: Vec<(String, String)>,
+    /// The JSON body, if any.
+    pub body: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+struct App {
+    id: String,
+    key: jsonwebtoken::DecodingKey,
+    installation: u64,
+    lifetime: chrono::TimeDelta,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     issues: Vec<FakeIssue>,
+    discussions: Vec<FakeDiscussion>,
+    next_comment: u64,
     failures: VecDeque<Failure>,
     /// `METHOD path` of every request that passed the checks.
     log: Vec<String>,
+    calls: Vec<Call>,
+    /// Installation tokens issued, with their expiry.
+    tokens: Vec<(String, chrono::DateTime<chrono::Utc>)>,
+    skew: chrono::TimeDelta,
+    app: Option<App>,
 }
 
 #[derive(Clone)]
@@ -70,6 +128,24 @@ struct Shared {
     repo: String,
     token: String,
     inner: Arc<Mutex<Inner>>,
+}
+
+/// Discussion categories of the stand-in's repository: (id, name, slug).
+pub const CATEGORIES: [(&str, &str, &str); 3] = [
+    ("DIC_kwDOgeneral", "General", "general"),
+    ("DIC_kwDOannounce", "Announcements", "announcements"),
+    ("DIC_kwDObudget", "Budget", "budget"),
+];
+/// The stand-in repository's node id.
+pub const REPOSITORY_ID: &str = "R_kgDOfake";
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now() + self.lock().skew
+    }
 }
 
 /// The running stand-in.
@@ -96,6 +172,16 @@ impl FakeGithub {
             inner: Arc::default(),
         };
         let app = Router::new()
+            .route("/graphql", axum::routing::post(graphql))
+            .route(
+                "/app/installations/{id}/access_tokens",
+                axum::routing::post(mint_token),
+            )
+            .route("/repos/{owner}/{repo}/installation", get(get_installation))
+            .route(
+                "/repos/{owner}/{repo}/issues/comments/{id}",
+                get(get_comment).patch(update_comment),
+            )
             .route(
                 "/repos/{owner}/{repo}/issues",
                 get(list_issues).post(create_issue),
@@ -108,6 +194,7 @@ impl FakeGithub {
                 "/repos/{owner}/{repo}/issues/{number}/comments",
                 get(list_comments).post(create_comment),
             )
+            .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -126,14 +213,85 @@ impl FakeGithub {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Makes the stand-in a GitHub App's: `app_id`, its public key (PEM), installed on the
+    /// repository as `installation`, minting tokens valid for `lifetime`.
+    pub fn with_app(
+        &self,
+        app_id: &str,
+        public_key_pem: &[u8],
+        installation: u64,
+        lifetime: chrono::TimeDelta,
+    ) {
+        let key = jsonwebtoken::DecodingKey::from_rsa_pem(public_key_pem)
+            .expect("a test's public key is valid PEM");
+        self.inner().app = Some(App {
+            id: app_id.into(),
+            key,
+            installation,
+            lifetime,
+        });
+    }
+
+    /// Moves the stand-in's clock forward (token expiry, JWT checks).
+    pub fn advance(&self, by: chrono::TimeDelta) {
+        self.inner().skew += by;
+    }
+
+    /// Installation tokens minted so far.
+    pub fn tokens_minted(&self) -> usize {
+        self.inner().tokens.len()
+    }
+
+    /// Opens a pull request (an issue with a `pull_request` key); its number.
+    pub fn open_pull_request(&self, title: &str) -> u64 {
+        let mut inner = self.inner();
+        let number = inner.issues.len() as u64 + 1;
+        inner.issues.push(FakeIssue {
+            number,
+            title: title.into(),
+            body: String::new(),
+            labels: Vec::new(),
+            state: "open".into(),
+            comments: Vec::new(),
+            comment_ids: Vec::new(),
+            pull_request: true,
+        });
+        number
+    }
+
+    /// Every discussion.
+    pub fn discussions(&self) -> Vec<FakeDiscussion> {
+        self.inner().discussions.clone()
+    }
+
+    /// Every request that passed the checks, with query and body.
+    pub fn calls(&self) -> Vec<Call> {
+        self.inner().calls.clone()
+    }
+
     /// Answers the next request with `failure` (queued after earlier ones).
     pub fn fail_next(&self, failure: Failure) {
         self.inner().failures.push_back(failure);
     }
 
-    /// Every issue, by number.
+    /// Every issue (pull requests left out), by number.
     pub fn issues(&self) -> Vec<FakeIssue> {
-        self.inner().issues.clone()
+        self.inner()
+            .issues
+            .iter()
+            .filter(|i| !i.pull_request)
+            .cloned()
+            .collect()
+    }
+
+    /// Every pull request, by number.
+    pub fn pull_requests(&self) -> Vec<FakeIssue> {
+        self.inner()
+            .issues
+            .iter()
+            .filter(|i| i.pull_request)
+            .cloned()
+            .collect()
     }
 
     /// Every request that passed the checks, as `METHOD path`.
@@ -214,7 +372,13 @@ async fn admit(
     let presented = auth
         .strip_prefix("Bearer ")
         .or_else(|| auth.strip_prefix("token "));
-    if presented != Some(s.token.as_str()) {
+    let now = s.now();
+    let installation = s
+        .lock()
+        .tokens
+        .iter()
+        .any(|(t, expires)| Some(t.as_str()) == presented && *expires > now);
+    if presented != Some(s.token.as_str()) && !installation {
         return Err(error(StatusCode::UNAUTHORIZED, "Bad credentials"));
     }
     if headers.get("user-agent").is_none() {
@@ -242,6 +406,11 @@ fn issue_json(s: &Shared, i: &FakeIssue) -> Value {
         "state": i.state,
         "labels": i.labels.iter().map(|l| json!({"name": l})).collect::<Vec<_>>(),
         "comments": i.comments.len(),
+        "pull_request": if i.pull_request {
+            json!({ "url": format!("/repos/{}/{}/pulls/{}", s.owner, s.repo, i.number) })
+        } else {
+            Value::Null
+        },
         "html_url": format!("https://github.example/{}/{}/issues/{}", s.owner, s.repo, i.number),
         "url": format!("/repos/{}/{}/issues/{}", s.owner, s.repo, i.number),
     })
@@ -372,6 +541,8 @@ async fn create_issue(
         labels,
         state: "open".into(),
         comments: Vec::new(),
+        comment_ids: Vec::new(),
+        pull_request: false,
     };
     let out = issue_json(&s, &issue);
     inner.issues.push(issue);
@@ -457,9 +628,29 @@ async fn update_issue(
     axum::Json(out).into_response()
 }
 
+#[derive(Deserialize)]
+struct PageQuery {
+    per_page: Option<usize>,
+    page: Option<usize>,
+}
+
+fn comment_json(s: &Shared, i: &FakeIssue, idx: usize) -> Value {
+    let kind = if i.pull_request { "pull" } else { "issues" };
+    json!({
+        "id": i.comment_ids[idx],
+        "body": i.comments[idx],
+        "html_url": format!(
+            "https://github.example/{}/{}/{kind}/{}#issuecomment-{}",
+            s.owner, s.repo, i.number, i.comment_ids[idx]
+        ),
+        "issue_url": format!("/repos/{}/{}/issues/{}", s.owner, s.repo, i.number),
+    })
+}
+
 async fn list_comments(
     State(s): State<Shared>,
     Path((owner, repo, number)): Path<(String, String, u64)>,
+    Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = admit(
@@ -473,13 +664,21 @@ async fn list_comments(
     {
         return r;
     }
-    let inner = s.inner.lock().unwrap_or_else(PoisonError::into_inner);
+    let per_page = q.per_page.unwrap_or(30);
+    if per_page == 0 || per_page > 100 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "per_page must be between 1 and 100",
+        );
+    }
+    let page = q.page.unwrap_or(1).max(1);
+    let inner = s.lock();
     match inner.issues.iter().find(|i| i.number == number) {
         Some(i) => axum::Json(
-            i.comments
-                .iter()
-                .enumerate()
-                .map(|(n, b)| json!({ "id": n + 1, "body": b }))
+            (0..i.comments.len())
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|n| comment_json(&s, i, n))
                 .collect::<Vec<_>>(),
         )
         .into_response(),
@@ -512,15 +711,406 @@ async fn create_comment(
         Some(Value::String(b)) if !b.trim().is_empty() => b.clone(),
         _ => return invalid("body", "missing_field"),
     };
-    let mut inner = s.inner.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut inner = s.lock();
+    inner.next_comment += 1;
+    let id = inner.next_comment;
     let Some(issue) = inner.issues.iter_mut().find(|i| i.number == number) else {
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
-    issue.comments.push(text.clone());
-    let id = issue.comments.len();
+    issue.comments.push(text);
+    issue.comment_ids.push(id);
+    let out = comment_json(&s, issue, issue.comments.len() - 1);
+    (StatusCode::CREATED, axum::Json(out)).into_response()
+}
+
+async fn get_comment(
+    State(s): State<Shared>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = admit(
+        &s,
+        &headers,
+        &owner,
+        &repo,
+        format!("GET /repos/{owner}/{repo}/issues/comments/{id}"),
+    )
+    .await
+    {
+        return r;
+    }
+    let inner = s.lock();
+    for i in &inner.issues {
+        if let Some(n) = i.comment_ids.iter().position(|c| *c == id) {
+            return axum::Json(comment_json(&s, i, n)).into_response();
+        }
+    }
+    error(StatusCode::NOT_FOUND, "Not Found")
+}
+
+async fn update_comment(
+    State(s): State<Shared>,
+    Path((owner, repo, id)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = admit(
+        &s,
+        &headers,
+        &owner,
+        &repo,
+        format!("PATCH /repos/{owner}/{repo}/issues/comments/{id}"),
+    )
+    .await
+    {
+        return r;
+    }
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let text = match body.get("body") {
+        Some(Value::String(b)) if !b.trim().is_empty() => b.clone(),
+        _ => return invalid("body", "missing_field"),
+    };
+    let mut inner = s.lock();
+    for i in inner.issues.iter_mut() {
+        if let Some(n) = i.comment_ids.iter().position(|c| *c == id) {
+            i.comments[n] = text;
+            return axum::Json(comment_json(&s, i, n)).into_response();
+        }
+    }
+    error(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// Checks a GitHub App JWT as GitHub does: RS256 signed by the app's key, `iss` the app,
+/// `iat` not in the future (60 s of drift allowed), `exp` ahead of now and at most 10 minutes
+/// after `iat`.
+fn check_jwt(s: &Shared, headers: &HeaderMap) -> Result<App, Response> {
+    let Some(app) = s.lock().app.clone() else {
+        return Err(error(StatusCode::UNAUTHORIZED, "Bad credentials"));
+    };
+    let jwt = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            error(
+                StatusCode::UNAUTHORIZED,
+                "A JSON web token could not be decoded",
+            )
+        })?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    // Expiry is checked below against the stand-in's clock.
+    validation.validate_exp = false;
+    validation.required_spec_claims.clear();
+    let claims = jsonwebtoken::decode::<Value>(jwt, &app.key, &validation)
+        .map_err(|e| {
+            error(
+                StatusCode::UNAUTHORIZED,
+                &format!("A JSON web token could not be decoded: {e}"),
+            )
+        })?
+        .claims;
+    let now = s.now().timestamp();
+    let iss = match &claims["iss"] {
+        Value::String(v) => v.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "'Issued at' and 'Expiration' are required",
+        ));
+    };
+    if iss != app.id {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "'Issuer' claim ('iss') must be an Integer",
+        ));
+    }
+    if iat > now + 60 {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "'Issued at' claim ('iat') must be an Integer representing a time in the past",
+        ));
+    }
+    if exp <= now {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "'Expiration time' claim ('exp') is too far in the past",
+        ));
+    }
+    if exp - iat > 600 {
+        return Err(error(
+            StatusCode::UNAUTHORIZED,
+            "'Expiration time' claim ('exp') is too far in the future",
+        ));
+    }
+    Ok(app)
+}
+
+async fn get_installation(
+    State(s): State<Shared>,
+    Path((owner, repo)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let app = match check_jwt(&s, &headers) {
+        Ok(app) => app,
+        Err(r) => return r,
+    };
+    if owner != s.owner || repo != s.repo {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    s.lock()
+        .log
+        .push(format!("GET /repos/{owner}/{repo}/installation"));
+    axum::Json(json!({ "id": app.installation, "app_id": app.id, "target_type": "Organization" }))
+        .into_response()
+}
+
+async fn mint_token(State(s): State<Shared>, Path(id): Path<u64>, headers: HeaderMap) -> Response {
+    let app = match check_jwt(&s, &headers) {
+        Ok(app) => app,
+        Err(r) => return r,
+    };
+    if id != app.installation {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let expires_at = s.now() + app.lifetime;
+    let mut inner = s.lock();
+    let token = format!("ghs_fake{:034}", inner.tokens.len() + 1);
+    inner.tokens.push((token.clone(), expires_at));
+    inner
+        .log
+        .push(format!("POST /app/installations/{id}/access_tokens"));
     (
         StatusCode::CREATED,
-        axum::Json(json!({ "id": id, "body": text })),
+        axum::Json(json!({
+            "token": token,
+            "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "permissions": { "issues": "write", "pull_requests": "write", "discussions": "write", "metadata": "read" },
+            "repository_selection": "selected",
+        })),
     )
         .into_response()
+}
+
+fn gql_error(kind: &str, message: &str) -> Response {
+    axum::Json(json!({ "data": null, "errors": [{ "type": kind, "message": message }] }))
+        .into_response()
+}
+
+/// The first field selected by a GraphQL operation: what it asks for.
+fn first_field(query: &str) -> Option<&str> {
+    let body = &query[query.find('{')? + 1..];
+    let name = body.trim_start();
+    let end = name
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(name.len());
+    Some(&name[..end])
+}
+
+async fn graphql(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = admit(
+        &s,
+        &headers,
+        &s.owner.clone(),
+        &s.repo.clone(),
+        "POST /graphql".into(),
+    )
+    .await
+    {
+        return r;
+    }
+    let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "Problems parsing JSON");
+    };
+    let query = req
+        .get("query")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let vars = req.get("variables").cloned().unwrap_or(Value::Null);
+    let str_var = |k: &str| vars.get(k).and_then(Value::as_str);
+    match first_field(&query) {
+        Some("repository") => {
+            if str_var("owner").is_none() || str_var("name").is_none() {
+                return gql_error(
+                    "INVALID",
+                    "Variable $owner and $name of type String! are required",
+                );
+            }
+            if str_var("owner") != Some(s.owner.as_str())
+                || str_var("name") != Some(s.repo.as_str())
+            {
+                return gql_error(
+                    "NOT_FOUND",
+                    "Could not resolve to a Repository with the name given.",
+                );
+            }
+            if query.contains("discussionCategories") {
+                let nodes: Vec<Value> = CATEGORIES
+                    .iter()
+                    .map(|(id, name, slug)| json!({ "id": id, "name": name, "slug": slug }))
+                    .collect();
+                return axum::Json(json!({ "data": { "repository": {
+                    "id": REPOSITORY_ID, "hasDiscussionsEnabled": true,
+                    "discussionCategories": { "nodes": nodes },
+                }}}))
+                .into_response();
+            }
+            if query.contains("discussions(") {
+                let cat = str_var("cat");
+                let after: usize = str_var("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+                let inner = s.lock();
+                let mut all: Vec<&FakeDiscussion> = inner
+                    .discussions
+                    .iter()
+                    .filter(|d| cat.is_none_or(|c| c == d.category_id))
+                    .collect();
+                all.reverse();
+                let page: Vec<Value> = all
+                    .iter()
+                    .skip(after)
+                    .take(50)
+                    .map(|d| json!({ "id": d.id, "number": d.number, "url": discussion_url(&s, d), "body": d.body }))
+                    .collect();
+                let next = after + page.len();
+                return axum::Json(json!({ "data": { "repository": { "discussions": {
+                    "nodes": page,
+                    "pageInfo": { "hasNextPage": next < all.len(), "endCursor": next.to_string() },
+                }}}}))
+                .into_response();
+            }
+            gql_error(
+                "INVALID",
+                "the stand-in answers repository { discussionCategories } or { discussions }",
+            )
+        }
+        Some("node") => {
+            let Some(id) = str_var("id") else {
+                return gql_error(
+                    "INVALID",
+                    "Variable $id of type ID! was provided invalid value",
+                );
+            };
+            let inner = s.lock();
+            match inner.discussions.iter().find(|d| d.id == id) {
+                Some(d) => axum::Json(json!({ "data": { "node": {
+                    "url": discussion_url(&s, d),
+                    "comments": { "nodes": d.comments.iter().map(|b| json!({ "body": b })).collect::<Vec<_>>() },
+                }}}))
+                .into_response(),
+                None => axum::Json(json!({ "data": { "node": null } })).into_response(),
+            }
+        }
+        Some("createDiscussion") => {
+            let input = vars.get("input").cloned().unwrap_or(Value::Null);
+            for k in ["repositoryId", "categoryId", "title", "body"] {
+                if !input.get(k).is_some_and(Value::is_string) {
+                    return gql_error(
+                        "INVALID",
+                        &format!(
+                            "Argument 'input' on Field 'createDiscussion' has an invalid value: {k} is required"
+                        ),
+                    );
+                }
+            }
+            if input["repositoryId"] != REPOSITORY_ID {
+                return gql_error(
+                    "NOT_FOUND",
+                    "Could not resolve to a node with the global id",
+                );
+            }
+            if !CATEGORIES.iter().any(|(id, ..)| input["categoryId"] == *id) {
+                return gql_error(
+                    "NOT_FOUND",
+                    "Could not resolve to a node with the global id",
+                );
+            }
+            let mut inner = s.lock();
+            let number = inner.discussions.len() as u64 + 1;
+            let d = FakeDiscussion {
+                id: format!("D_kwDOfake{number}"),
+                number,
+                category_id: input["categoryId"].as_str().unwrap_or_default().into(),
+                title: input["title"].as_str().unwrap_or_default().into(),
+                body: input["body"].as_str().unwrap_or_default().into(),
+                comments: Vec::new(),
+            };
+            let out = json!({ "data": { "createDiscussion": { "discussion": {
+                "id": d.id, "number": d.number, "url": discussion_url(&s, &d),
+            }}}});
+            inner.discussions.push(d);
+            axum::Json(out).into_response()
+        }
+        Some("addDiscussionComment") => {
+            let input = vars.get("input").cloned().unwrap_or(Value::Null);
+            let (Some(id), Some(text)) = (input["discussionId"].as_str(), input["body"].as_str())
+            else {
+                return gql_error(
+                    "INVALID",
+                    "Argument 'input' on Field 'addDiscussionComment' has an invalid value",
+                );
+            };
+            let mut inner = s.lock();
+            let Some(d) = inner.discussions.iter_mut().find(|d| d.id == id) else {
+                return gql_error(
+                    "NOT_FOUND",
+                    "Could not resolve to a node with the global id",
+                );
+            };
+            d.comments.push(text.to_string());
+            let n = d.comments.len();
+            let url = format!("{}#discussioncomment-{n}", discussion_url(&s, d));
+            axum::Json(json!({ "data": { "addDiscussionComment": { "comment": { "id": format!("DC_kwDOfake{n}"), "url": url } } } }))
+                .into_response()
+        }
+        _ => gql_error("INVALID", "the stand-in does not know this operation"),
+    }
+}
+
+fn discussion_url(s: &Shared, d: &FakeDiscussion) -> String {
+    format!(
+        "https://github.example/{}/{}/discussions/{}",
+        s.owner, s.repo, d.number
+    )
+}
+
+/// Records every REST request (method, path, query, body) before it is answered.
+async fn record(
+    State(s): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "too large");
+    };
+    if parts.uri.path() != "/graphql" {
+        let query = parts
+            .uri
+            .query()
+            .map(|q| {
+                q.split('&')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let call = Call {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_string(),
+            query,
+            body: serde_json::from_slice(&bytes).ok(),
+        };
+        s.lock().calls.push(call);
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(bytes),
+    ))
+    .await
 }

@@ -68,6 +68,7 @@ pub mod fake_github;
 pub mod fake_slack;
 mod issue;
 mod queue;
+mod quiet;
 mod router;
 mod routing;
 mod sink;
@@ -78,11 +79,17 @@ mod testing;
 pub use error::DeliveryError;
 pub use issue::{IssueDraft, fingerprint_marker, render_issue};
 pub use queue::{DeliveryReport, deliver_due, retry_delay};
+pub use quiet::{Quiet, QuietHours};
 pub use router::{
-    ActionKind, ActionPayload, plan_for_change, plan_for_recurrence, plan_for_resolution,
+    ActionKind, ActionPayload, address_pull_request, plan_for_change, plan_for_recurrence,
+    plan_for_resolution,
 };
-pub use routing::{Routing, Rule};
+pub use routing::{PLANNED_KINDS, Routing, Rule, SINKS};
 pub use sink::{Delivered, Sink};
-pub use sinks::github::{GithubIssues, GithubTarget};
+pub use sinks::discussions::GithubDiscussions;
+pub use sinks::github::GithubIssues;
+pub use sinks::github_api::{GithubApi, GithubAuth, GithubTarget};
+pub use sinks::github_app::AppTokens;
 pub use sinks::outbox::{Outbox, OutboxEntry};
+pub use sinks::pr_comment::GithubPrComments;
 pub use sinks::slack::Slack;

@@ -30,6 +30,9 @@ pub struct DeliveryReport {
     /// Actions left for the next pass because an earlier action about the same finding failed
     /// in this one (so that a resolve never overtakes its open).
     pub deferred: u64,
+    /// Actions their sink holds for now (quiet hours); due again on the next pass, with no
+    /// attempt counted.
+    pub held: u64,
 }
 
 /// One delivery pass at `now`: every action of each sink that is due is given to the sink once.
@@ -41,7 +44,8 @@ pub struct DeliveryReport {
 /// - [`DeliveryError::Permanent`]: parked at once.
 ///
 /// Within a pass, actions about the same finding at the same sink go in queue order: after one
-/// fails, the later ones wait for the next pass. A sink never sleeps or retries; this is the
+/// fails or is held ([`Sink::hold_until`], quiet hours), the later ones wait for the next pass.
+/// Each sink is first given [`Sink::warm_up`]. A sink never sleeps or retries; this is the
 /// only place that schedules retries. Errors are the store's; a sink's failure is not an error.
 pub async fn deliver_due(
     store: &dyn Store,
@@ -53,6 +57,7 @@ pub async fn deliver_due(
     let mut report = DeliveryReport::default();
     for sink in sinks {
         let name = sink.name();
+        sink.warm_up(store).await?;
         let mut seen = HashSet::new();
         let mut held = HashSet::new();
         loop {
@@ -66,6 +71,12 @@ pub async fn deliver_due(
                 fresh += 1;
                 if held.contains(&action.finding_id) {
                     report.deferred += 1;
+                    continue;
+                }
+                if let Some(until) = sink.hold_until(&action, now) {
+                    held.insert(action.finding_id);
+                    report.held += 1;
+                    tracing::debug!(sink = name, action = action.id, %until, "action held");
                     continue;
                 }
                 match sink.deliver(&action).await {

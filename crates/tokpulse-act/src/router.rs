@@ -72,6 +72,10 @@ pub struct ActionPayload {
     pub note: Option<String>,
     /// When the change happened.
     pub at: Timestamp,
+    /// The pull request the finding is about (a PR's CI run or preview deploy), set by
+    /// [`address_pull_request`]: the PR comment sink needs it, the others ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<u64>,
 }
 
 impl ActionPayload {
@@ -200,6 +204,16 @@ pub fn plan_for_resolution(f: &StoredFinding, sinks: &[&str], now: Timestamp) ->
     )
 }
 
+/// Addresses planned actions to pull request `number`: their payload names it (for the PR
+/// comment sink) and their idempotency keys gain `:pr<number>`, so the same finding on two pull
+/// requests queues twice.
+pub fn address_pull_request(actions: &mut [NewAction], number: u64) {
+    for a in actions {
+        a.payload["pull_request"] = serde_json::json!(number);
+        a.idempotency_key = format!("{}:pr{number}", a.idempotency_key);
+    }
+}
+
 fn plan(
     finding_id: i64,
     f: &StoredFinding,
@@ -216,6 +230,7 @@ fn plan(
         issue: render_issue(f),
         note,
         at: now,
+        pull_request: None,
     };
     let payload = match serde_json::to_value(&payload) {
         Ok(v) => v,

@@ -1,20 +1,28 @@
-//! `[routing]`: which sinks a finding goes to, by kind and severity, and the dry-run switch.
+//! `[routing]`: which sinks a finding goes to, by kind and severity, quiet hours, and the
+//! dry-run switch.
 
+use crate::quiet::QuietHours;
 use serde::{Deserialize, Serialize};
 use tokpulse_core::{FindingKind, Severity};
+
+/// Finding kinds a rule may name besides [`FindingKind::ALL`]: kinds the seed's rules route
+/// that their analyzers do not raise yet (the budget tiers' findings), so that a config naming
+/// them keeps working when they arrive.
+pub const PLANNED_KINDS: [&str; 1] = ["budget_overrun"];
 
 /// One rule: findings of these kinds (all when empty) at or above this severity go to these
 /// sinks. A finding goes to the union of the sinks of every rule it matches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
-    /// Finding kinds (`latency_regression`, `error_spike`…); empty matches every kind.
+    /// Finding kinds (`latency_regression`, `error_spike`, `budget_overrun`…); empty matches
+    /// every kind.
     #[serde(default)]
-    pub kinds: Vec<FindingKind>,
+    pub kinds: Vec<String>,
     /// The least severity that matches.
     #[serde(default = "lowest")]
     pub min_severity: Severity,
-    /// Sink names: `outbox`, `github`, `slack`.
+    /// Sink names: see [`SINKS`].
     pub sinks: Vec<String>,
 }
 
@@ -31,17 +39,27 @@ pub struct Routing {
     pub dry_run: bool,
     /// The rules, in any order.
     pub rules: Vec<Rule>,
+    /// When notifications wait (Slack by default); none when absent.
+    pub quiet_hours: Option<QuietHours>,
 }
 
 /// Sink names a rule may name.
-pub const SINKS: [&str; 3] = ["outbox", "github", "slack"];
+pub const SINKS: [&str; 5] = [
+    "outbox",
+    "github",
+    "github_pr",
+    "github_discussions",
+    "slack",
+];
 
 impl Default for Routing {
     /// Every finding is written to the outbox and filed as a GitHub issue; high and critical
-    /// ones are also posted to Slack. (Sinks that are not enabled are skipped.)
+    /// ones are also posted to Slack; a budget overrun from 20% (high) opens a Discussion.
+    /// (Sinks that are not enabled are skipped.)
     fn default() -> Self {
         Routing {
             dry_run: false,
+            quiet_hours: None,
             rules: vec![
                 Rule {
                     kinds: Vec::new(),
@@ -52,6 +70,11 @@ impl Default for Routing {
                     kinds: Vec::new(),
                     min_severity: Severity::High,
                     sinks: vec!["slack".into()],
+                },
+                Rule {
+                    kinds: vec!["budget_overrun".into()],
+                    min_severity: Severity::High,
+                    sinks: vec!["github_discussions".into()],
                 },
             ],
         }
@@ -76,6 +99,22 @@ impl Routing {
                     ));
                 }
             }
+            for k in &r.kinds {
+                if k.parse::<FindingKind>().is_err() && !PLANNED_KINDS.contains(&k.as_str()) {
+                    let known: Vec<&str> = FindingKind::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .chain(PLANNED_KINDS)
+                        .collect();
+                    problems.push(format!(
+                        "routing.rules[{i}].kinds: unknown finding kind {k:?}; expected one of {}",
+                        known.join(", ")
+                    ));
+                }
+            }
+        }
+        if let Some(q) = &self.quiet_hours {
+            problems.extend(q.validate());
         }
         problems
     }
@@ -100,7 +139,7 @@ impl Routing {
             .copied()
             .filter(|sink| {
                 self.rules.iter().any(|r| {
-                    (r.kinds.is_empty() || r.kinds.contains(&kind))
+                    (r.kinds.is_empty() || r.kinds.iter().any(|k| k == kind.as_str()))
                         && severity >= r.min_severity
                         && r.sinks.iter().any(|s| s == sink)
                 })
@@ -113,7 +152,7 @@ impl Routing {
 mod tests {
     use super::*;
 
-    const ALL: [&str; 3] = ["outbox", "github", "slack"];
+    const ALL: [&str; 5] = SINKS;
 
     #[test]
     fn defaults_file_everything_and_page_on_high() {
@@ -173,11 +212,18 @@ mod tests {
         assert_eq!(
             r.validate(),
             [
-                "routing.rules[0].sinks: unknown sink \"pagerduty\"; expected one of outbox, github, slack"
+                "routing.rules[0].sinks: unknown sink \"pagerduty\"; expected one of outbox, github, github_pr, github_discussions, slack"
             ]
         );
         assert!(
             toml::from_str::<Routing>("[[rules]]\nsinks = []\nmin_severity = \"huge\"\n").is_err()
         );
+        let r: Routing = toml::from_str(
+            "[[rules]]\nkinds = [\"budget_overrun\", \"nope\"]\nsinks = [\"outbox\"]\n",
+        )
+        .unwrap();
+        let problems = r.validate();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("routing.rules[0].kinds: unknown finding kind \"nope\""));
     }
 }

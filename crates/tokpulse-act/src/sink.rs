@@ -2,7 +2,8 @@
 
 use crate::DeliveryError;
 use async_trait::async_trait;
-use tokpulse_store::ActionRow;
+use tokpulse_core::Timestamp;
+use tokpulse_store::{ActionRow, Store, StoreError};
 
 /// A destination for actions: the local outbox, GitHub issues, Slack…
 ///
@@ -19,6 +20,19 @@ pub trait Sink: Send + Sync {
 
     /// One attempt at delivering `action`.
     async fn deliver(&self, action: &ActionRow) -> Result<Delivered, DeliveryError>;
+
+    /// Called by [`deliver_due`](crate::deliver_due) before each pass: a sink that caches
+    /// where its earlier deliveries landed (the GitHub issue of each fingerprint…) reads them
+    /// from the store here, once. Nothing by default.
+    async fn warm_up(&self, _store: &dyn Store) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Whether `action` must wait (quiet hours): the instant it may go, or `None` to deliver it
+    /// now. A held action stays due without counting an attempt. `None` by default.
+    fn hold_until(&self, _action: &ActionRow, _now: Timestamp) -> Option<Timestamp> {
+        None
+    }
 }
 
 /// Where a delivered action landed.

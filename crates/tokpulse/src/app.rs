@@ -1,12 +1,16 @@
 //! Builds the running pieces from the config: the store, the guard, the ingestor, the engine.
 
+use crate::config::GithubAuthKind;
 use crate::config::{Config, ENV_DATABASE_URL};
 use crate::engine::Engine;
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokpulse_act::{GithubIssues, GithubTarget, Outbox, Sink, Slack};
-use tokpulse_guard::Guard;
+use tokpulse_act::{
+    AppTokens, GithubApi, GithubAuth, GithubDiscussions, GithubIssues, GithubPrComments,
+    GithubTarget, Outbox, Quiet, Sink, Slack,
+};
+use tokpulse_guard::{Guard, GuardConfig};
 use tokpulse_ingest::Ingestor;
 use tokpulse_store::{Store, StoreTarget};
 
@@ -42,6 +46,8 @@ pub struct App {
     pub ingestor: Arc<Ingestor>,
     /// Analysis → findings → actions.
     pub engine: Arc<Engine>,
+    /// The guard's policies and key: what forget and export compute a person's token with.
+    pub guard_config: Arc<GuardConfig>,
 }
 
 /// The sinks that need no credentials: the outbox, when enabled or in a dry run.
@@ -65,19 +71,17 @@ pub fn sinks(
     }
     if config.github.enabled {
         let g = &config.github;
-        let token = env
-            .get(&g.token_env)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "github.enabled is true but ${} is not set: export the token there",
-                    g.token_env
-                )
-            })?;
-        let target =
-            GithubTarget::parse(&g.repo).map_err(|e| anyhow::anyhow!("github.repo: {e}"))?;
-        let client = GithubIssues::client(&g.api_url, token).map_err(|e| anyhow::anyhow!(e))?;
-        sinks.push(Arc::new(GithubIssues::new(client, target)));
+        let api = Arc::new(github_api(config, env)?);
+        sinks.push(Arc::new(GithubIssues::new(api.clone())));
+        if g.pr_comments {
+            sinks.push(Arc::new(GithubPrComments::new(api.clone())));
+        }
+        if !g.discussions_category.is_empty() {
+            sinks.push(Arc::new(GithubDiscussions::new(
+                api,
+                &g.discussions_category,
+            )));
+        }
     }
     if config.slack.enabled {
         let var = &config.slack.webhook_url_env;
@@ -92,7 +96,59 @@ pub fn sinks(
             .context("building the HTTP client")?;
         sinks.push(Arc::new(Slack::new(url.clone(), client)));
     }
+    if let Some(quiet) = &config.routing.quiet_hours {
+        sinks = sinks
+            .into_iter()
+            .map(|s| -> Arc<dyn Sink> {
+                if quiet.sinks.iter().any(|q| q == s.name()) {
+                    Arc::new(Quiet::new(s, quiet.clone()))
+                } else {
+                    s
+                }
+            })
+            .collect();
+    }
     Ok(sinks)
+}
+
+/// The GitHub client of `[github]`, with a token or a GitHub App's credentials from `env`.
+pub fn github_api(config: &Config, env: &BTreeMap<String, String>) -> anyhow::Result<GithubApi> {
+    let g = &config.github;
+    let var = |name: &str, what: &str| -> anyhow::Result<String> {
+        env.get(name)
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "github.enabled is true but ${name} is not set: export {what} there"
+                )
+            })
+    };
+    let auth = match g.auth {
+        GithubAuthKind::Token => GithubAuth::Token(var(&g.token_env, "the token")?),
+        GithubAuthKind::App => {
+            let app_id = var(&g.app_id_env, "the GitHub App's id")?;
+            let pem = match env.get(&g.app_private_key_env).filter(|v| !v.is_empty()) {
+                Some(pem) => pem.clone().into_bytes(),
+                None => {
+                    let path = var(
+                        &g.app_private_key_path_env,
+                        &format!(
+                            "the path of the app's private key (or the key itself in ${})",
+                            g.app_private_key_env
+                        ),
+                    )?;
+                    std::fs::read(&path)
+                        .with_context(|| format!("reading the GitHub App private key {path}"))?
+                }
+            };
+            let app = AppTokens::new(&app_id, &pem, g.installation_id)
+                .map_err(|e| anyhow::anyhow!("github: {e}"))?;
+            GithubAuth::App(Arc::new(app))
+        }
+    };
+    let target = GithubTarget::parse(&g.repo).map_err(|e| anyhow::anyhow!("github.repo: {e}"))?;
+    GithubApi::new(&g.api_url, auth, target).map_err(|e| anyhow::anyhow!(e))
 }
 
 impl App {
@@ -117,6 +173,7 @@ impl App {
             store,
             ingestor,
             engine,
+            guard_config: Arc::new(config.guard.clone()),
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct Config {
     pub routing: tokpulse_act::Routing,
     /// Pricing overrides, the budget and forecast settings.
     pub cost: tokpulse_cost::CostConfig,
+    /// How many days each table keeps its rows.
+    pub retention: RetentionConfig,
 }
 
 impl Default for Config {
@@ -61,7 +63,92 @@ impl Default for Config {
             slack: SlackConfig::default(),
             routing: tokpulse_act::Routing::default(),
             cost: tokpulse_cost::CostConfig::default(),
+            retention: RetentionConfig::default(),
         }
+    }
+}
+
+/// `[retention]`: days each table keeps its rows, by the rows' own time (a request's timestamp,
+/// a finding's last sighting, an audit row's day); 0 keeps them forever. A key left out keeps
+/// its default. `tokpulse privacy retention` applies it now; `serve` applies it daily.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Requests (raw telemetry).
+    pub performance_metrics: u32,
+    /// Application logs: the most likely to hold personal data.
+    pub application_logs: u32,
+    /// LLM calls (cost history).
+    pub ai_usage_metrics: u32,
+    /// Deployments (causes of findings).
+    pub deployments: u32,
+    /// Rollups per model and window.
+    pub ai_health_metrics: u32,
+    /// Month-end forecasts.
+    pub cost_predictions: u32,
+    /// Embeddings of redacted text.
+    pub ai_embeddings: u32,
+    /// Resolved findings, by last sighting (open findings are never deleted).
+    pub findings: u32,
+    /// Delivered and parked actions (pending ones are never deleted).
+    pub actions: u32,
+    /// The privacy audit (counts per day) and its ledger of blocked records.
+    pub privacy_audit: u32,
+    /// Forget and export requests: the record that they were carried out.
+    pub privacy_requests: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            performance_metrics: 30,
+            application_logs: 14,
+            ai_usage_metrics: 90,
+            deployments: 365,
+            ai_health_metrics: 90,
+            cost_predictions: 365,
+            ai_embeddings: 90,
+            findings: 365,
+            actions: 365,
+            privacy_audit: 730,
+            privacy_requests: 0,
+        }
+    }
+}
+
+impl RetentionConfig {
+    /// The longest retention accepted: a hundred years (0 is forever).
+    pub const MAX_DAYS: u32 = 36_500;
+
+    /// `(table, days)` for every table, in the order retention runs.
+    pub fn tables(&self) -> [(&'static str, u32); 11] {
+        [
+            ("performance_metrics", self.performance_metrics),
+            ("application_logs", self.application_logs),
+            ("ai_usage_metrics", self.ai_usage_metrics),
+            ("deployments", self.deployments),
+            ("ai_health_metrics", self.ai_health_metrics),
+            ("cost_predictions", self.cost_predictions),
+            ("ai_embeddings", self.ai_embeddings),
+            ("findings", self.findings),
+            ("actions", self.actions),
+            ("privacy_audit", self.privacy_audit),
+            ("privacy_requests", self.privacy_requests),
+        ]
+    }
+
+    /// Every problem, as `retention.key: reason`.
+    pub fn validate(&self) -> Vec<String> {
+        self.tables()
+            .iter()
+            .filter(|(_, days)| *days > Self::MAX_DAYS)
+            .map(|(table, days)| {
+                format!(
+                    "retention.{table}: at most {} days (0 keeps rows forever), got {days}",
+                    Self::MAX_DAYS
+                )
+            })
+            .collect()
     }
 }
 
@@ -154,8 +241,35 @@ pub struct GithubConfig {
     /// The REST API: `https://api.github.com`, or `https://HOST/api/v3` on GitHub Enterprise
     /// Server.
     pub api_url: String,
+    /// How TokPulse authenticates: `token` (the variable named by `token_env`) or `app` (a
+    /// GitHub App: its id and private key from the variables named below).
+    pub auth: GithubAuthKind,
     /// The environment variable holding the token (never the token itself).
     pub token_env: String,
+    /// The variable holding the GitHub App's id (or client id).
+    pub app_id_env: String,
+    /// The variable holding the app's private key (PEM).
+    pub app_private_key_env: String,
+    /// The variable holding the path of the app's private key file, when the key itself is not
+    /// in the environment.
+    pub app_private_key_path_env: String,
+    /// The app's installation on `repo`; looked up when absent.
+    pub installation_id: Option<u64>,
+    /// Whether findings about a pull request keep a sticky comment on it (sink `github_pr`).
+    pub pr_comments: bool,
+    /// The Discussions category findings routed to `github_discussions` are opened in, by
+    /// name or slug; empty turns that sink off.
+    pub discussions_category: String,
+}
+
+/// `github.auth`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GithubAuthKind {
+    /// A personal access token or `GITHUB_TOKEN`.
+    Token,
+    /// A GitHub App installation.
+    App,
 }
 
 impl Default for GithubConfig {
@@ -164,7 +278,14 @@ impl Default for GithubConfig {
             enabled: false,
             repo: String::new(),
             api_url: "https://api.github.com".into(),
+            auth: GithubAuthKind::Token,
             token_env: "GITHUB_TOKEN".into(),
+            app_id_env: "TOKPULSE_GITHUB_APP_ID".into(),
+            app_private_key_env: "TOKPULSE_GITHUB_APP_PRIVATE_KEY".into(),
+            app_private_key_path_env: "TOKPULSE_GITHUB_APP_PRIVATE_KEY_PATH".into(),
+            installation_id: None,
+            pr_comments: true,
+            discussions_category: String::new(),
         }
     }
 }
@@ -231,8 +352,22 @@ impl Config {
                     self.github.api_url
                 ));
             }
-            if self.github.token_env.is_empty() {
-                errors.push("github.token_env: must name an environment variable".to_string());
+            let g = &self.github;
+            let vars: &[(&str, &str)] = match g.auth {
+                GithubAuthKind::Token => &[("token_env", &g.token_env)],
+                GithubAuthKind::App => &[
+                    ("app_id_env", &g.app_id_env),
+                    ("app_private_key_env", &g.app_private_key_env),
+                    ("app_private_key_path_env", &g.app_private_key_path_env),
+                ],
+            };
+            for (key, var) in vars {
+                if var.is_empty() {
+                    errors.push(format!("github.{key}: must name an environment variable"));
+                }
+            }
+            if g.installation_id == Some(0) {
+                errors.push("github.installation_id: must be > 0, got 0".to_string());
             }
         }
         if self.slack.enabled && self.slack.webhook_url_env.is_empty() {
@@ -242,6 +377,7 @@ impl Config {
         errors.extend(self.cost.validate());
         errors.extend(self.analyzers.validate());
         errors.extend(self.guard.validate());
+        errors.extend(self.retention.validate());
         errors
     }
 
@@ -422,7 +558,8 @@ pub fn default_file() -> String {
 #
 # Secrets never go in this file. They come from the environment only:
 #   TOKPULSE_DATABASE_URL   PostgreSQL URL (postgres://user:pass@host/db); unset = SQLite
-#   TOKPULSE_GUARD_HMAC_SECRET  key for the guard's "hash" tokens (see [guard.entities])
+#   TOKPULSE_GUARD_HMAC_SECRET  key for the guard's "hash" tokens (see [guard.entities]); also
+#                           what `tokpulse privacy forget/export` find a person's rows with
 #   (later sinks name their own token variables)
 
 # Where the SQLite database (tokpulse.db) and the outbox live.
@@ -472,6 +609,13 @@ allow_terms = []
 # "attributes.user.email" = "hash"
 # "attributes.debug.*" = "block"
 
+# Policies for one source only: performance, ai-usage, logs or deploys. Each wins over its global
+# counterpart for records of that source (order: source field, field, source entity, entity).
+# [guard.sources.logs.entities]
+# PERSON = "hash"
+# [guard.sources.logs.fields]
+# "attributes.request.body" = "block"
+
 [diagnosis]
 # Seconds between diagnosis runs in `tokpulse serve`.
 interval_secs = {interval}
@@ -507,11 +651,23 @@ dir = "outbox"
 
 [github]
 # File findings as GitHub issues (one per finding, closed when it resolves, reopened if it
-# comes back). The token is read from the variable named by token_env, never from this file.
+# comes back). Credentials are read from the variables named here, never from this file.
 enabled = false
 repo = ""
+# https://HOST/api/v3 on GitHub Enterprise Server.
 api_url = "https://api.github.com"
+# "token": a token in token_env. "app": a GitHub App, its id in app_id_env and its private key
+# (PEM) in app_private_key_env or in the file named by app_private_key_path_env;
+# installation_id = N skips looking the installation up.
+auth = "token"
 token_env = "GITHUB_TOKEN"
+app_id_env = "TOKPULSE_GITHUB_APP_ID"
+app_private_key_env = "TOKPULSE_GITHUB_APP_PRIVATE_KEY"
+app_private_key_path_env = "TOKPULSE_GITHUB_APP_PRIVATE_KEY_PATH"
+# Findings about a pull request keep one comment per kind on it, edited in place (sink github_pr).
+pr_comments = true
+# The Discussions category (name or slug) for sink github_discussions; "" turns it off.
+discussions_category = ""
 
 [slack]
 # Post findings to a channel through an incoming webhook, at most one message a second. The
@@ -535,6 +691,22 @@ sinks = ["outbox", "github"]
 kinds = []
 min_severity = "high"
 sinks = ["slack"]
+
+# The seed's budget tiers: 20-30% over budget (high) opens a Discussion.
+[[routing.rules]]
+kinds = ["budget_overrun"]
+min_severity = "high"
+sinks = ["github_discussions"]
+
+# Sinks: outbox, github (issues), github_pr (sticky PR comments), github_discussions, slack.
+# Quiet hours hold notifications (Slack by default) until the window ends; findings at or above
+# min_severity_to_break go out anyway, and GitHub issues are always filed.
+# [routing.quiet_hours]
+# start = "22:00"
+# end = "07:00"
+# tz = "Europe/Paris"
+# min_severity_to_break = "critical"
+# sinks = ["slack"]
 
 [cost]
 # The month's AI budget in US dollars (`tokpulse cost backtest` and the budget tiers use it).
@@ -566,7 +738,23 @@ builtin_catalog = true
         min_err = rh.min_error_rate,
         min_inc = rh.min_p95_increase_ms,
         significance = rh.significance,
-    )
+    ) + &retention_section(&d.retention)
+}
+
+/// The `[retention]` part of [`default_file`].
+fn retention_section(r: &RetentionConfig) -> String {
+    let mut s = String::from(
+        r#"
+[retention]
+# Days each table keeps its rows, by the rows' own time; 0 keeps them forever. Deleted in chunks
+# daily by `tokpulse serve`, or now by `tokpulse privacy retention [--dry-run]`. Open findings
+# and pending actions are never deleted; deleting a finding deletes its actions.
+"#,
+    );
+    for (table, days) in r.tables() {
+        s.push_str(&format!("{table} = {days}\n"));
+    }
+    s
 }
 
 #[cfg(test)]
@@ -713,6 +901,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.cost.prices.len(), 1);
+    }
+
+    #[test]
+    fn retention_and_source_policies_are_checked_with_their_paths() {
+        let text = "[retention]\napplication_logs = 99999\n\
+                    [guard.sources.requests.entities]\nEMAIL = \"mask\"\n";
+        let e = parse("t.toml", text, &env(&[])).unwrap_err();
+        assert_eq!(
+            e.problems,
+            [
+                "guard.sources.requests: unknown source; expected one of performance, ai-usage, \
+                 logs, deploys",
+                "retention.application_logs: at most 36500 days (0 keeps rows forever), got 99999",
+            ],
+            "{e}"
+        );
+        let e = parse("t.toml", "[retention]\nlogs = 3\n", &env(&[])).unwrap_err();
+        assert!(e.to_string().contains("logs"), "{e}");
+        let c = parse(
+            "t.toml",
+            "[guard.sources.logs.entities]\nPERSON = \"hash\"\n[retention]\nfindings = 0\n",
+            &env(&[
+                ("TOKPULSE_GUARD_HMAC_SECRET", "k"),
+                ("TOKPULSE_RETENTION_APPLICATION_LOGS", "7"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((c.retention.findings, c.retention.application_logs), (0, 7));
+        assert!(c.guard.may_hash(tokpulse_guard::Entity::Person));
     }
 
     #[test]

@@ -1,64 +1,45 @@
 //! The GitHub issues sink: one issue per fingerprint, found again by its hidden marker.
 //!
-//! - `open`: the issue carrying the finding's fingerprint marker is looked up first (among the
-//!   repository's issues labelled `tokpulse`, open or closed), so an issue filed before a
-//!   restart or a lost database is reused, never filed twice; a closed one is reopened. Only
-//!   when there is none is a new issue created, with the rendered title, body and labels.
+//! - Finding the issue: the number of each fingerprint's issue is cached in memory, seeded from
+//!   the store's delivered actions ([`Sink::warm_up`]: their payload names the fingerprint,
+//!   their `external_ref` is the issue's URL), so an action on a known finding reads its issue
+//!   with one `GET`. Otherwise (a lost database, a cached issue that is gone or no longer
+//!   carries the marker) the issue carrying the fingerprint marker is looked for among the
+//!   repository's issues labelled `tokpulse`, open or closed.
+//! - `open`: an issue filed before a restart or a lost database is reused, never filed twice;
+//!   a closed one is reopened. Only when there is none is a new issue created, with the
+//!   rendered title, body and labels.
 //! - `reopen` / `resolve` / `update`: the note is posted as a comment carrying the action's
 //!   idempotency marker (skipped if a comment with that marker is already there), then the
 //!   issue is reopened or closed (an update leaves it as it is).
 //!
-//! Requests go through octocrab (authentication, base URL for GitHub Enterprise Server) with
-//! its raw calls, so that the status and rate-limit headers are ours to read: 429 and 403
-//! rate limits become [`DeliveryError::Retryable`] with `Retry-After` or `x-ratelimit-reset`,
-//! 5xx and transport errors are retryable, any other 4xx is permanent. The sink never sleeps
-//! or retries itself; the queue does.
+//! Requests go through [`GithubApi`] (octocrab; a token or a GitHub App; GitHub's failures
+//! mapped to retry-or-give-up). The sink never sleeps or retries itself; the queue does.
 
 use crate::router::{ActionKind, ActionPayload};
+use crate::sinks::github_api::GithubApi;
 use crate::{Delivered, DeliveryError, Sink};
 use async_trait::async_trait;
-use http::StatusCode;
-use octocrab::Octocrab;
+use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::time::Duration;
-use tokpulse_store::ActionRow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokpulse_store::{ActionRow, ActionStatus, Store, StoreError};
 
 /// Issues are looked for in at most this many pages of 100.
 const MAX_PAGES: u32 = 10;
 
-/// Settings for the GitHub sink.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GithubTarget {
-    /// `owner/name`.
-    pub owner: String,
-    /// The repository name.
-    pub repo: String,
-}
-
-impl GithubTarget {
-    /// Parses `owner/name`.
-    pub fn parse(repo: &str) -> Result<Self, String> {
-        let valid = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        };
-        match repo.split_once('/') {
-            Some((o, r)) if valid(o) && valid(r) => Ok(GithubTarget {
-                owner: o.to_string(),
-                repo: r.to_string(),
-            }),
-            _ => Err(format!("expected \"owner/name\", got {repo:?}")),
-        }
-    }
-}
-
 /// Files findings as GitHub issues.
 pub struct GithubIssues {
-    client: Octocrab,
-    target: GithubTarget,
+    api: Arc<GithubApi>,
+    /// Fingerprint → issue number.
+    numbers: Mutex<HashMap<String, u64>>,
+    warmed: tokio::sync::OnceCell<()>,
 }
+
+/// Delivered actions read from the store to seed the cache.
+const WARM_UP_ACTIONS: i64 = 20_000;
 
 #[derive(Debug, Deserialize)]
 struct Issue {
@@ -81,59 +62,92 @@ impl GithubIssues {
     /// The sink's name in actions and config.
     pub const NAME: &'static str = "github";
 
-    /// A sink filing into `target` with `client` (already authenticated, base URL set).
-    pub fn new(client: Octocrab, target: GithubTarget) -> Self {
-        GithubIssues { client, target }
+    /// A sink filing into the repository of `api`.
+    pub fn new(api: Arc<GithubApi>) -> Self {
+        GithubIssues {
+            api,
+            numbers: Mutex::new(HashMap::new()),
+            warmed: tokio::sync::OnceCell::new(),
+        }
     }
 
-    /// Builds an authenticated client for `api_url` (`https://api.github.com`, or a GitHub
-    /// Enterprise Server's `https://HOST/api/v3`) with a token.
-    pub fn client(api_url: &str, token: &str) -> Result<Octocrab, String> {
-        Octocrab::builder()
-            .base_uri(api_url)
-            .map_err(|e| format!("github api url {api_url:?}: {e}"))?
-            .personal_token(token.to_string())
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .build()
-            .map_err(|e| format!("building the GitHub client: {e}"))
+    /// Remembers that `fingerprint`'s issue is number `number`.
+    pub fn remember(&self, fingerprint: &str, number: u64) {
+        self.numbers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(fingerprint.to_string(), number);
     }
 
-    fn path(&self, rest: &str) -> String {
-        format!("/repos/{}/{}{rest}", self.target.owner, self.target.repo)
+    /// The cached issue number of `fingerprint`.
+    pub fn cached(&self, fingerprint: &str) -> Option<u64> {
+        self.numbers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(fingerprint)
+            .copied()
     }
 
-    /// Sends one request and returns the JSON body of a 2xx answer, or the delivery error its
-    /// status calls for.
+    /// Seeds the cache from delivered actions of this sink (newest first, as
+    /// [`Store::actions`] lists them): the fingerprint from the payload, the number from the
+    /// issue URL in `external_ref`.
+    pub fn seed(&self, actions: &[ActionRow]) {
+        let mut numbers = self.numbers.lock().unwrap_or_else(PoisonError::into_inner);
+        for a in actions.iter().rev() {
+            if a.sink != Self::NAME || a.status != ActionStatus::Delivered {
+                continue;
+            }
+            let number = a
+                .external_ref
+                .as_deref()
+                .and_then(|r| r.rsplit_once("/issues/"))
+                .and_then(|(_, n)| n.parse::<u64>().ok());
+            if let (Some(n), Some(fp)) = (number, a.payload["fingerprint"].as_str()) {
+                numbers.insert(fp.to_string(), n);
+            }
+        }
+    }
+
     async fn call(
         &self,
-        method: &'static str,
+        method: Method,
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, DeliveryError> {
-        let response = match method {
-            "GET" => self.client._get(path).await,
-            "POST" => self.client._post(path, body).await,
-            _ => self.client._patch(path, body).await,
+        self.api.call(method, path, body).await
+    }
+
+    fn path(&self, rest: &str) -> String {
+        self.api.repo_path(rest)
+    }
+
+    /// The issue of `fingerprint`: the cached number if its issue still carries `marker`, else
+    /// looked for by `marker`.
+    async fn locate(
+        &self,
+        fingerprint: &str,
+        marker: &str,
+    ) -> Result<Option<Issue>, DeliveryError> {
+        if let Some(number) = self.cached(fingerprint) {
+            let path = self.path(&format!("/issues/{number}"));
+            if let Some(v) = self.api.get_optional(&path).await? {
+                let issue: Issue = serde_json::from_value(v).map_err(|e| {
+                    DeliveryError::retryable(format!("GET {path}: unexpected shape: {e}"))
+                })?;
+                if issue.body.as_deref().is_some_and(|b| b.contains(marker)) {
+                    return Ok(Some(issue));
+                }
+            }
+            self.numbers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(fingerprint);
         }
-        .map_err(|e| DeliveryError::retryable(format!("{method} {path}: {e}")))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = self
-            .client
-            .body_to_string(response)
-            .await
-            .map_err(|e| DeliveryError::retryable(format!("{method} {path}: reading: {e}")))?;
-        if status.is_success() {
-            return if text.trim().is_empty() {
-                Ok(Value::Null)
-            } else {
-                serde_json::from_str(&text).map_err(|e| {
-                    DeliveryError::retryable(format!("{method} {path}: not JSON: {e}"))
-                })
-            };
+        let found = self.find(marker).await?;
+        if let Some(issue) = &found {
+            self.remember(fingerprint, issue.number);
         }
-        Err(classify(method, path, status, &headers, &text))
+        Ok(found)
     }
 
     /// The issue carrying `marker`, if any.
@@ -142,10 +156,10 @@ impl GithubIssues {
             let path = self.path(&format!(
                 "/issues?state=all&labels=tokpulse&per_page=100&page={page}"
             ));
-            let issues: Vec<Issue> = serde_json::from_value(self.call("GET", &path, None).await?)
-                .map_err(|e| {
-                DeliveryError::retryable(format!("GET {path}: unexpected shape: {e}"))
-            })?;
+            let issues: Vec<Issue> = serde_json::from_value(
+                self.call(Method::GET, &path, None).await?,
+            )
+            .map_err(|e| DeliveryError::retryable(format!("GET {path}: unexpected shape: {e}")))?;
             let done = issues.len() < 100;
             if let Some(found) = issues.into_iter().find(|i| {
                 i.pull_request.is_none() && i.body.as_deref().is_some_and(|b| b.contains(marker))
@@ -166,7 +180,7 @@ impl GithubIssues {
             "labels": payload.issue.labels,
         });
         let path = self.path("/issues");
-        serde_json::from_value(self.call("POST", &path, Some(&body)).await?)
+        serde_json::from_value(self.call(Method::POST, &path, Some(&body)).await?)
             .map_err(|e| DeliveryError::retryable(format!("POST {path}: unexpected shape: {e}")))
     }
 
@@ -179,7 +193,7 @@ impl GithubIssues {
             body["state_reason"] = json!("completed");
         }
         let path = self.path(&format!("/issues/{}", issue.number));
-        self.call("PATCH", &path, Some(&body)).await.map(drop)
+        self.call(Method::PATCH, &path, Some(&body)).await.map(drop)
     }
 
     /// Posts `note` on `issue` unless a comment with `marker` is already there.
@@ -190,10 +204,10 @@ impl GithubIssues {
         marker: &str,
     ) -> Result<(), DeliveryError> {
         let path = self.path(&format!("/issues/{}/comments?per_page=100", issue.number));
-        let comments: Vec<Comment> = serde_json::from_value(self.call("GET", &path, None).await?)
-            .map_err(|e| {
-            DeliveryError::retryable(format!("GET {path}: unexpected shape: {e}"))
-        })?;
+        let comments: Vec<Comment> =
+            serde_json::from_value(self.call(Method::GET, &path, None).await?).map_err(|e| {
+                DeliveryError::retryable(format!("GET {path}: unexpected shape: {e}"))
+            })?;
         if comments
             .iter()
             .any(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
@@ -202,50 +216,8 @@ impl GithubIssues {
         }
         let body = json!({ "body": format!("{note}\n\n{marker}") });
         let path = self.path(&format!("/issues/{}/comments", issue.number));
-        self.call("POST", &path, Some(&body)).await.map(drop)
+        self.call(Method::POST, &path, Some(&body)).await.map(drop)
     }
-}
-
-/// Maps a failed answer to a delivery error, reading GitHub's rate-limit headers.
-fn classify(
-    method: &str,
-    path: &str,
-    status: StatusCode,
-    headers: &http::HeaderMap,
-    text: &str,
-) -> DeliveryError {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let message = serde_json::from_str::<Value>(text)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| text.chars().take(200).collect());
-    let reason = format!("{method} {path}: {status}: {message}");
-    let retry_after = header("retry-after")
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let reset = header("x-ratelimit-reset")
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .map(|at| Duration::from_secs((at - chrono::Utc::now().timestamp()).max(1) as u64));
-    let rate_limited = status == StatusCode::TOO_MANY_REQUESTS
-        || (status == StatusCode::FORBIDDEN
-            && (header("x-ratelimit-remaining") == Some("0")
-                || retry_after.is_some()
-                || message.to_ascii_lowercase().contains("rate limit")));
-    if rate_limited {
-        // Secondary limits without a header: GitHub asks for at least a minute.
-        let after = retry_after.or(reset).unwrap_or(Duration::from_secs(60));
-        return DeliveryError::Retryable {
-            after: Some(after),
-            reason,
-        };
-    }
-    if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-        return DeliveryError::Retryable {
-            after: retry_after,
-            reason,
-        };
-    }
-    DeliveryError::Permanent(reason)
 }
 
 #[async_trait]
@@ -254,13 +226,27 @@ impl Sink for GithubIssues {
         Self::NAME
     }
 
+    async fn warm_up(&self, store: &dyn Store) -> Result<(), StoreError> {
+        self.warmed
+            .get_or_try_init(|| async {
+                self.seed(&store.actions(WARM_UP_ACTIONS).await?);
+                Ok::<(), StoreError>(())
+            })
+            .await
+            .map(drop)
+    }
+
     async fn deliver(&self, action: &ActionRow) -> Result<Delivered, DeliveryError> {
         let (kind, payload) = ActionPayload::read(action)?;
         let marker = format!("<!-- tokpulse:fingerprint={} -->", payload.fingerprint);
         let action_marker = format!("<!-- tokpulse:action={} -->", action.idempotency_key);
-        let issue = match self.find(&marker).await? {
+        let issue = match self.locate(&payload.fingerprint, &marker).await? {
             Some(issue) => issue,
-            None => self.create(&payload).await?,
+            None => {
+                let issue = self.create(&payload).await?;
+                self.remember(&payload.fingerprint, issue.number);
+                issue
+            }
         };
         match kind {
             ActionKind::Open => self.set_state(&issue, "open").await?,
@@ -291,60 +277,33 @@ impl Sink for GithubIssues {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sinks::github_api::{GithubAuth, GithubTarget};
 
-    #[test]
-    fn repos_are_owner_slash_name() {
-        assert_eq!(
-            GithubTarget::parse("acme/shop-web").unwrap(),
-            GithubTarget {
-                owner: "acme".into(),
-                repo: "shop-web".into()
-            }
+    #[tokio::test]
+    async fn the_cache_is_seeded_from_delivered_actions() {
+        let api = GithubApi::new(
+            "http://127.0.0.1:9",
+            GithubAuth::Token("t".into()),
+            GithubTarget::parse("acme/shop").unwrap(),
+        )
+        .unwrap();
+        let sink = GithubIssues::new(Arc::new(api));
+        let f = crate::testing::stored_finding();
+        let open = crate::plan_for_change(
+            tokpulse_store::FindingChange::New { id: 7 },
+            &f,
+            &["github", "outbox"],
+            f.last_seen,
         );
-        for bad in ["acme", "acme/", "/x", "a/b/c", "a b/c"] {
-            assert!(GithubTarget::parse(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn statuses_map_to_retry_or_give_up() {
-        let mut h = http::HeaderMap::new();
-        let e = classify("POST", "/x", StatusCode::BAD_GATEWAY, &h, "");
-        assert!(e.is_retryable());
-        let e = classify(
-            "POST",
-            "/x",
-            StatusCode::UNAUTHORIZED,
-            &h,
-            r#"{"message":"Bad credentials"}"#,
-        );
-        assert_eq!(
-            e,
-            DeliveryError::Permanent("POST /x: 401 Unauthorized: Bad credentials".into())
-        );
-        h.insert("retry-after", "17".parse().unwrap());
-        let e = classify("POST", "/x", StatusCode::TOO_MANY_REQUESTS, &h, "");
-        assert!(
-            matches!(e, DeliveryError::Retryable { after: Some(d), .. } if d == Duration::from_secs(17))
-        );
-        let h = http::HeaderMap::new();
-        let e = classify(
-            "POST",
-            "/x",
-            StatusCode::FORBIDDEN,
-            &h,
-            r#"{"message":"You have exceeded a secondary rate limit"}"#,
-        );
-        assert!(
-            matches!(e, DeliveryError::Retryable { after: Some(d), .. } if d == Duration::from_secs(60))
-        );
-        let e = classify(
-            "POST",
-            "/x",
-            StatusCode::FORBIDDEN,
-            &h,
-            r#"{"message":"Resource not accessible"}"#,
-        );
-        assert!(!e.is_retryable());
+        let mut delivered = open[0].queued_as(1);
+        delivered.status = ActionStatus::Delivered;
+        delivered.external_ref = Some("https://github.com/acme/shop/issues/42".into());
+        let mut outbox = open[1].queued_as(2);
+        outbox.status = ActionStatus::Delivered;
+        outbox.external_ref = Some("outbox/issues/x.md".into());
+        let pending = open[0].queued_as(3);
+        sink.seed(&[delivered, outbox, pending]);
+        assert_eq!(sink.cached(f.finding.fingerprint.as_str()), Some(42));
+        assert_eq!(sink.numbers.lock().unwrap().len(), 1);
     }
 }

@@ -7,21 +7,21 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokpulse_act::fake_github::{Failure, FakeGithub};
 use tokpulse_act::{
-    DeliveryError, GithubIssues, GithubTarget, Sink, deliver_due, plan_for_change,
-    plan_for_resolution,
+    DeliveryError, GithubApi, GithubAuth, GithubIssues, GithubTarget, Sink, deliver_due,
+    plan_for_change, plan_for_resolution,
 };
 use tokpulse_core::{
     Evidence, Finding, FindingKind, FindingStatus, Fingerprint, Severity, StoredFinding, Window,
 };
 use tokpulse_store::{ActionRow, ActionStatus, FindingChange, NewAction, SqliteStore, Store};
 
-const TOKEN: &str = "ghp_test_token_for_the_stand_in";
+pub const TOKEN: &str = "ghp_test_token_for_the_stand_in";
 
-fn t0() -> chrono::DateTime<chrono::Utc> {
+pub fn t0() -> chrono::DateTime<chrono::Utc> {
     DateTime::from_timestamp(1_700_000_000, 0).unwrap()
 }
 
-fn stored(route: &str, status: FindingStatus, occurrences: i64) -> StoredFinding {
+pub fn stored(route: &str, status: FindingStatus, occurrences: i64) -> StoredFinding {
     StoredFinding {
         id: 1,
         finding: Finding {
@@ -57,11 +57,19 @@ fn row(id: i64, a: &NewAction) -> ActionRow {
     a.queued_as(id)
 }
 
-async fn sink(gh: &FakeGithub, token: &str, repo: &str) -> GithubIssues {
-    GithubIssues::new(
-        GithubIssues::client(&gh.url, token).unwrap(),
-        GithubTarget::parse(repo).unwrap(),
+pub fn api(gh: &FakeGithub, token: &str, repo: &str) -> Arc<GithubApi> {
+    Arc::new(
+        GithubApi::new(
+            &gh.url,
+            GithubAuth::Token(token.into()),
+            GithubTarget::parse(repo).unwrap(),
+        )
+        .unwrap(),
     )
+}
+
+async fn sink(gh: &FakeGithub, token: &str, repo: &str) -> GithubIssues {
+    GithubIssues::new(api(gh, token, repo))
 }
 
 #[tokio::test]

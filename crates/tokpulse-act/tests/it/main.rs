@@ -5,6 +5,7 @@
 
 mod fake_store;
 mod github;
+mod github_more;
 mod slack;
 mod sqlite;
 mod worker;

@@ -293,7 +293,8 @@ async fn a_failed_action_holds_back_later_ones_for_the_same_finding() {
             delivered: 1,
             retrying: 1,
             parked: 0,
-            deferred: 1
+            deferred: 1,
+            held: 0,
         }
     );
     // The resolve was not attempted: it is still due, untouched.
