@@ -72,6 +72,9 @@ pub enum Command {
     /// AI cost: pricing, month-end forecasts, budgets.
     #[command(subcommand)]
     Cost(CostCommand),
+    /// Privacy duties: the guard's audit, a person's data (forget, export), retention.
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
 }
 
 /// `tokpulse demo`
@@ -251,6 +254,63 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+}
+
+/// `tokpulse privacy …`
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// What the guard redacted, hashed and blocked: counts per day, source and entity type,
+    /// never values.
+    Report {
+        /// The first day shown: a number of days back (`30`: the last 30 days, today included)
+        /// or a date (`2026-11-01`).
+        #[arg(long, default_value = "30", value_name = "DAYS|DATE")]
+        since: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Erase a person: delete every stored row that holds their hash token, replace it by
+    /// [FORGOTTEN] in findings and actions, and print a receipt. Needs
+    /// TOKPULSE_GUARD_HMAC_SECRET and a "hash" policy for the type.
+    Forget {
+        /// Who.
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// Output format of the receipt.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Write every stored row that holds a person's hash token, as JSON grouped by table.
+    Export {
+        /// Who.
+        #[command(flatten)]
+        subject: SubjectArgs,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Delete rows older than `[retention]` allows, table by table, in chunks.
+    Retention {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+}
+
+/// Who a forget or export request is about.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct SubjectArgs {
+    /// The person's email address.
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: Option<String>,
+    /// Another identifier, as TYPE=VALUE (`PHONE=+14155550100`, `US_SSN=…`).
+    #[arg(long, value_name = "TYPE=VALUE")]
+    pub id: Option<String>,
 }
 
 /// `tokpulse cost …`

@@ -175,6 +175,7 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
         }) => crate::privacy::bench(&config, &file, predictions.as_deref(), runs, format),
         Command::Redact(a) => crate::privacy::redact(&config, a.format, &a.field),
         Command::Cost(c) => crate::cost::run(c),
+        Command::Privacy(p) => crate::privacy::run(&config, &target(), p).await,
         Command::Bench(BenchCommand::Nab {
             dir,
             results,

@@ -15,8 +15,10 @@ pub mod ingest_files;
 pub mod keys;
 pub mod nab;
 pub mod privacy;
+pub mod retention;
 pub mod serve;
 pub mod server;
+pub mod subject;
 
 /// An error with a specific exit code.
 #[derive(Debug)]

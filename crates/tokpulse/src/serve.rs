@@ -1,5 +1,7 @@
 //! `tokpulse serve`: the API plus diagnosis on an interval, until SIGTERM or Ctrl-C.
 //!
+//! Retention ([`crate::retention::run_retention`]) runs ten minutes after start, then daily.
+//!
 //! On a signal the server stops accepting connections, lets requests in flight finish (each
 //! answers only after its batch is committed), stops the diagnosis loop between runs, and closes
 //! the store (SQLite checkpoints its WAL). Nothing acknowledged is lost, and because a batch is
@@ -60,6 +62,29 @@ pub async fn serve(
         }
     });
 
+    // Retention: first soon after start, then daily; one chunked run at a time.
+    let retention = {
+        let store = store.clone();
+        let config = config.retention.clone();
+        let mut stop_rx = stop_tx.subscribe();
+        tokio::spawn(async move {
+            let start = tokio::time::Instant::now() + crate::retention::FIRST_RUN_AFTER;
+            let mut tick = tokio::time::interval_at(start, crate::retention::INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop_rx.changed() => break,
+                }
+                let now = chrono::Utc::now();
+                match crate::retention::run_retention(store.as_ref(), &config, now, false).await {
+                    Ok(report) => tracing::info!(deleted = report.total(), "retention run"),
+                    Err(error) => tracing::warn!(%error, "retention run failed"),
+                }
+            }
+        })
+    };
+
     // The address line is read by scripts and tests: keep its shape.
     println!("tokpulse listening on http://{addr}");
     tracing::info!(%addr, backend = ?store.backend(), "serving");
@@ -69,6 +94,7 @@ pub async fn serve(
         .context("server failed")?;
     let _ = stop_tx.send(true);
     let _ = diagnosis.await;
+    let _ = retention.await;
     store.close().await;
     tracing::info!("stopped cleanly");
     Ok(())

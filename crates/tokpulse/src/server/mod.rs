@@ -5,6 +5,7 @@
 mod auth;
 mod error;
 pub mod openapi;
+pub mod privacy;
 
 pub use error::ApiError;
 
@@ -43,6 +44,9 @@ pub fn router(state: Arc<ServerState>, request_timeout: Duration) -> Router {
         .route("/v1/ingest/logs", post(ingest_logs))
         .route("/v1/events/deploy", post(ingest_deploys))
         .route("/v1/findings", get(list_findings))
+        .route("/v1/privacy/report", get(privacy::report))
+        .route("/v1/privacy/forget", post(privacy::forget))
+        .route("/v1/privacy/export", post(privacy::export))
         .fallback(not_found)
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(

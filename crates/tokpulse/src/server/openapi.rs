@@ -7,6 +7,7 @@ use axum::Json;
 use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use super::privacy::SubjectIn;
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// One request served (`POST /v1/ingest/performance`).
@@ -218,6 +219,133 @@ fn openapi() {}
 )]
 fn findings() {}
 
+/// One day, source, entity type and action of the privacy audit.
+#[derive(Serialize, ToSchema)]
+pub struct AuditRowOut {
+    /// The records' UTC day.
+    day: String,
+    /// `performance`, `ai-usage`, `logs` or `deploys`.
+    source: String,
+    /// Entity type (`EMAIL`).
+    entity: String,
+    /// `redacted`, `hashed` or `blocked`.
+    action: String,
+    /// Values (for `blocked`: records).
+    count: i64,
+}
+
+/// The privacy audit: counts, never values.
+#[derive(Serialize, ToSchema)]
+pub struct PrivacyReportOut {
+    /// The first day included.
+    since: String,
+    /// By day, source, entity and action.
+    rows: Vec<AuditRowOut>,
+    /// `{"redacted": n, "hashed": n, "blocked": n}` over the rows.
+    totals: serde_json::Value,
+}
+
+/// What a forget request did to one table.
+#[derive(Serialize, ToSchema)]
+pub struct TableOutcomeOut {
+    /// The table.
+    table: String,
+    /// Rows deleted (telemetry, embeddings).
+    deleted: u64,
+    /// Rows whose token was replaced by `[FORGOTTEN]` (findings, actions).
+    anonymised: u64,
+}
+
+/// The receipt of a forget request: the person's token, never the value.
+#[derive(Serialize, ToSchema)]
+pub struct ForgetReceiptOut {
+    /// `forget`.
+    request: String,
+    /// The person's hash token (`[EMAIL:3f2a9c1d5e6b7a80]`).
+    token: String,
+    /// When it was carried out (RFC 3339).
+    at: String,
+    /// One entry per table searched.
+    tables: Vec<TableOutcomeOut>,
+    /// Rows deleted in all.
+    deleted: u64,
+    /// Rows anonymised in all.
+    anonymised: u64,
+    /// What the store cannot reach (issues already delivered).
+    note: String,
+}
+
+/// Every stored row holding the person's token.
+#[derive(Serialize, ToSchema)]
+pub struct ExportOut {
+    /// `export`.
+    request: String,
+    /// The person's hash token.
+    token: String,
+    /// When it was made (RFC 3339).
+    at: String,
+    /// `{"application_logs": [row, …], …}`: every table searched, rows as JSON objects.
+    tables: serde_json::Value,
+}
+
+/// The privacy audit.
+#[utoipa::path(
+    get,
+    path = "/v1/privacy/report",
+    tag = "privacy",
+    params(
+        ("since" = Option<String>, Query, description = "Days back, today included (default `30`), or a date `2026-11-01`"),
+    ),
+    responses(
+        (status = 200, description = "Counts per day, source, entity and action", body = PrivacyReportOut),
+        (status = 400, description = "Bad query", body = ErrorOut),
+        (status = 401, description = "Missing or unknown API key", body = ErrorOut),
+        (status = 403, description = "Needs role `service`", body = ErrorOut),
+    ),
+    security(("bearer" = []))
+)]
+fn privacy_report() {}
+
+/// Erases a person: deletes every telemetry row and embedding holding their hash token,
+/// replaces it by `[FORGOTTEN]` in findings and actions, in one transaction, and records the
+/// request. Needs `TOKPULSE_GUARD_HMAC_SECRET` on the server and a `hash` policy for the type.
+#[utoipa::path(
+    post,
+    path = "/v1/privacy/forget",
+    tag = "privacy",
+    request_body(content = SubjectIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Done; the receipt", body = ForgetReceiptOut),
+        (status = 400, description = "The body is not JSON", body = ErrorOut),
+        (status = 401, description = "Missing or unknown API key", body = ErrorOut),
+        (status = 403, description = "Needs role `service`", body = ErrorOut),
+        (status = 415, description = "Not `Content-Type: application/json`", body = ErrorOut),
+        (status = 422, description = "Not a usable identifier, an unknown field, or a type no policy hashes (`not_hashed`: nothing stored is tied to the person)", body = ErrorOut),
+        (status = 503, description = "No hashing key configured, or the store is unavailable", body = ErrorOut),
+    ),
+    security(("bearer" = []))
+)]
+fn privacy_forget() {}
+
+/// Every stored row holding a person's hash token, grouped by table; the request is recorded.
+#[utoipa::path(
+    post,
+    path = "/v1/privacy/export",
+    tag = "privacy",
+    request_body(content = SubjectIn, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The rows", body = ExportOut),
+        (status = 400, description = "The body is not JSON", body = ErrorOut),
+        (status = 401, description = "Missing or unknown API key", body = ErrorOut),
+        (status = 403, description = "Needs role `service`", body = ErrorOut),
+        (status = 415, description = "Not `Content-Type: application/json`", body = ErrorOut),
+        (status = 422, description = "Not a usable identifier, an unknown field, or a type no policy hashes", body = ErrorOut),
+        (status = 503, description = "No hashing key configured, or the store is unavailable", body = ErrorOut),
+    ),
+    security(("bearer" = []))
+)]
+fn privacy_export() {}
+
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -250,6 +378,9 @@ impl Modify for BearerAuth {
         ingest_logs,
         ingest_deploys,
         findings,
+        privacy_report,
+        privacy_forget,
+        privacy_export,
         healthz,
         openapi
     ),
@@ -260,7 +391,13 @@ impl Modify for BearerAuth {
         DeployIn,
         IngestReportOut,
         RejectionOut,
-        ErrorOut
+        ErrorOut,
+        SubjectIn,
+        PrivacyReportOut,
+        AuditRowOut,
+        ForgetReceiptOut,
+        TableOutcomeOut,
+        ExportOut
     )),
     modifiers(&BearerAuth)
 )]
@@ -318,5 +455,68 @@ mod tests {
             must.sort_unstable();
             assert_eq!(required, must, "{schema}");
         }
+    }
+
+    fn properties(doc: &serde_json::Value, schema: &str) -> Vec<String> {
+        let mut p: Vec<String> = doc["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("schema {schema}"))
+            .keys()
+            .cloned()
+            .collect();
+        p.sort_unstable();
+        p
+    }
+
+    fn keys(v: &serde_json::Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort_unstable();
+        k
+    }
+
+    /// The privacy answers documented are the ones the handlers send.
+    #[test]
+    fn privacy_schemas_match_the_answers() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let at = chrono::DateTime::from_timestamp(0, 0).unwrap();
+        let outcome = tokpulse_store::TableOutcome {
+            table: "application_logs".into(),
+            deleted: 1,
+            anonymised: 0,
+        };
+        let receipt = serde_json::to_value(crate::subject::ForgetReceipt {
+            request: "forget",
+            token: "[EMAIL:0011223344556677]".into(),
+            at,
+            tables: vec![outcome.clone()],
+            deleted: 1,
+            anonymised: 0,
+            note: crate::subject::OUTSIDE_THE_STORE,
+        })
+        .unwrap();
+        assert_eq!(properties(&doc, "ForgetReceiptOut"), keys(&receipt));
+        assert_eq!(
+            properties(&doc, "TableOutcomeOut"),
+            keys(&serde_json::to_value(&outcome).unwrap())
+        );
+        let export = serde_json::to_value(crate::subject::Export {
+            request: "export",
+            token: "[EMAIL:0011223344556677]".into(),
+            at,
+            tables: Default::default(),
+        })
+        .unwrap();
+        assert_eq!(properties(&doc, "ExportOut"), keys(&export));
+        let row = tokpulse_store::AuditRow {
+            day: at.date_naive(),
+            source: "logs".into(),
+            entity: "EMAIL".into(),
+            action: "hashed".into(),
+            count: 2,
+        };
+        let report = crate::privacy::report_json(at.date_naive(), &[row]);
+        assert_eq!(properties(&doc, "PrivacyReportOut"), keys(&report));
+        assert_eq!(properties(&doc, "AuditRowOut"), keys(&report["rows"][0]));
+        assert_eq!(properties(&doc, "SubjectIn"), ["email", "type", "value"]);
     }
 }
