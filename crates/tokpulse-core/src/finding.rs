@@ -14,17 +14,41 @@ pub enum FindingKind {
     LatencyRegression,
     /// A route's error rate is above its threshold or well above its baseline.
     ErrorSpike,
+    /// A deploy made a route slower or more error-prone: after vs before, tested.
+    DeployRegression,
+    /// A CI job keeps failing on a branch (more than 3 times in a row), or several jobs fail
+    /// with the same message.
+    CiFailure,
+    /// A CI job failed and passed on the same commit.
+    FlakyJob,
+    /// An error log pattern that was not seen before a given time (the last deploy).
+    NewErrorPattern,
+    /// A metric moved to a new level and stayed there.
+    LevelShift,
 }
 
 impl FindingKind {
     /// Every kind.
-    pub const ALL: [FindingKind; 2] = [FindingKind::LatencyRegression, FindingKind::ErrorSpike];
+    pub const ALL: [FindingKind; 7] = [
+        FindingKind::LatencyRegression,
+        FindingKind::ErrorSpike,
+        FindingKind::DeployRegression,
+        FindingKind::CiFailure,
+        FindingKind::FlakyJob,
+        FindingKind::NewErrorPattern,
+        FindingKind::LevelShift,
+    ];
 
     /// The stored name; also a GitHub label.
     pub fn as_str(self) -> &'static str {
         match self {
             FindingKind::LatencyRegression => "latency_regression",
             FindingKind::ErrorSpike => "error_spike",
+            FindingKind::DeployRegression => "deploy_regression",
+            FindingKind::CiFailure => "ci_failure",
+            FindingKind::FlakyJob => "flaky_job",
+            FindingKind::NewErrorPattern => "new_error_pattern",
+            FindingKind::LevelShift => "level_shift",
         }
     }
 }
@@ -283,6 +307,22 @@ mod tests {
         assert_eq!(
             Fingerprint::of(FindingKind::LatencyRegression, &["api", "GET /api/search"]).as_str(),
             "66c0369636fa1d7b789eb4ee"
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for k in FindingKind::ALL {
+            assert_eq!(k.as_str().parse::<FindingKind>(), Ok(k));
+            assert_eq!(
+                serde_json::to_string(&k).unwrap(),
+                format!("\"{}\"", k.as_str())
+            );
+        }
+        // Pinned like the first kinds': stored fingerprints must not change.
+        assert_eq!(
+            Fingerprint::of(FindingKind::CiFailure, &["o/r", "CI", "test", "main"]).as_str(),
+            "6ddcfdbc060584ccf701696b"
         );
     }
 

@@ -1,5 +1,6 @@
 //! Shared types for every stage of the TokPulse pipeline: the records that sources produce, the
-//! findings that analyzers produce, and the small value types (labels, ids, roles, fingerprints)
+//! findings that analyzers produce (and the CI runs and jobs they read, shaped like GitHub's
+//! webhook payloads), and the small value types (labels, ids, roles, fingerprints)
 //! they are built from. Nothing here does I/O.
 //!
 //! ```
@@ -11,10 +12,12 @@
 //! ```
 #![warn(missing_docs)]
 
+mod ci;
 mod finding;
 mod records;
 mod values;
 
+pub use ci::{CiConclusion, CiJob, CiRun, CiStatus};
 pub use finding::{
     Cause, Evidence, Finding, FindingKind, FindingStatus, Fingerprint, Severity, StoredFinding,
     Window,
