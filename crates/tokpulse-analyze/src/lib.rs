@@ -17,6 +17,8 @@
 //! - [`rollup`]: per service, route and minute or hour, a mergeable latency sketch (DDSketch)
 //!   with request and error counts; p50/p95/p99 over any window from merged rollups, within
 //!   0.5% of the exact value; a compact versioned byte encoding for the store.
+//! - [`templates`]: a Drain-style log template miner (numbers, ids, hex, UUIDs → `<*>`), the top
+//!   patterns of a window, patterns new since a deploy, and [`templates::NewErrorPatterns`].
 //!
 //! ```
 //! use chrono::{DateTime, Duration};
@@ -61,6 +63,7 @@ mod analyzers;
 pub mod anomaly;
 mod quantile;
 pub mod rollup;
+pub mod templates;
 
 pub use analyzers::{AnalyzersConfig, RouteHealth};
 pub use quantile::{p95, quantile};
