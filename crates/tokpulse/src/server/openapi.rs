@@ -3,11 +3,11 @@
 //! documented.
 #![allow(dead_code)] // The structs exist for their schemas.
 
+use super::privacy::SubjectIn;
 use axum::Json;
 use axum::response::IntoResponse;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use super::privacy::SubjectIn;
 use utoipa::{Modify, OpenApi, ToSchema};
 
 /// One request served (`POST /v1/ingest/performance`).
