@@ -17,6 +17,9 @@
 //! - [`rollup`]: per service, route and minute or hour, a mergeable latency sketch (DDSketch)
 //!   with request and error counts; p50/p95/p99 over any window from merged rollups, within
 //!   0.5% of the exact value; a compact versioned byte encoding for the store.
+//! - [`ci`]: CI failure patterns over GitHub Actions jobs: a job failing more than 3 times in a
+//!   row on a branch, flaky jobs (failed and passed on one commit), one finding per root cause
+//!   (failure-message template) across jobs.
 //! - [`templates`]: a Drain-style log template miner (numbers, ids, hex, UUIDs → `<*>`), the top
 //!   patterns of a window, patterns new since a deploy, and [`templates::NewErrorPatterns`].
 //!
@@ -61,6 +64,7 @@
 
 mod analyzers;
 pub mod anomaly;
+pub mod ci;
 mod quantile;
 pub mod rollup;
 pub mod templates;
