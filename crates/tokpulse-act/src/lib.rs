@@ -73,6 +73,7 @@ mod router;
 mod routing;
 mod sink;
 pub mod sinks;
+mod test_message;
 #[cfg(test)]
 mod testing;
 
@@ -93,3 +94,4 @@ pub use sinks::github_app::AppTokens;
 pub use sinks::outbox::{Outbox, OutboxEntry};
 pub use sinks::pr_comment::GithubPrComments;
 pub use sinks::slack::Slack;
+pub use test_message::{TEST_TITLE, send_test};

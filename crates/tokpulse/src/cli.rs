@@ -190,6 +190,16 @@ pub enum ActionsCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Send a clearly marked test message through each configured sink (or one) and report
+    /// success or failure per sink; exits 1 if any failed. A GitHub test issue is closed at once.
+    Test {
+        /// Only this sink (`outbox`, `github`, `github_pr`, `github_discussions`, `slack`).
+        #[arg(long, value_name = "NAME")]
+        sink: Option<String>,
+        /// The pull request the `github_pr` sink comments on (skipped without it).
+        #[arg(long, value_name = "NUMBER")]
+        pull_request: Option<u64>,
+    },
 }
 
 /// `tokpulse redact`

@@ -126,6 +126,43 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
                 Err(Exit(1, format!("error: no parked action with id {id}")).into())
             }
         }
+        Command::Actions(ActionsCommand::Test { sink, pull_request }) => {
+            let sinks = crate::app::sinks(&config, &env)?;
+            let chosen: Vec<_> = sinks
+                .iter()
+                .filter(|s| sink.as_deref().is_none_or(|n| n == s.name()))
+                .collect();
+            if chosen.is_empty() {
+                let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+                return Err(Exit(
+                    2,
+                    format!(
+                        "error: no configured sink {:?}; configured: {}",
+                        sink.unwrap_or_default(),
+                        names.join(", ")
+                    ),
+                )
+                .into());
+            }
+            let mut failed = 0;
+            for s in chosen {
+                if s.name() == "github_pr" && pull_request.is_none() {
+                    println!("{:<20} skipped: needs --pull-request NUMBER", s.name());
+                    continue;
+                }
+                match tokpulse_act::send_test(s.as_ref(), pull_request, chrono::Utc::now()).await {
+                    Ok(d) => {
+                        let refs: Vec<&str> = d.iter().map(|d| d.external_ref.as_str()).collect();
+                        println!("{:<20} ok: {}", s.name(), refs.join(", "));
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        println!("{:<20} FAILED: {e}", s.name());
+                    }
+                }
+            }
+            Ok(if failed > 0 { 1 } else { 0 })
+        }
         Command::Actions(ActionsCommand::List { limit, format }) => {
             let store = open_store(&target()).await?;
             let actions = store.actions(limit).await?;

@@ -260,3 +260,15 @@ async fn a_github_app_mints_installation_tokens_and_refreshes_them_before_they_e
         .unwrap_err();
     assert!(!e.is_retryable() && e.to_string().contains("401"), "{e}");
 }
+
+#[tokio::test]
+async fn the_test_message_files_and_closes_a_marked_issue() {
+    let gh = FakeGithub::start("acme", "shop", TOKEN).await;
+    let s = GithubIssues::new(api(&gh, TOKEN, "acme/shop"));
+    let d = tokpulse_act::send_test(&s, None, t0()).await.unwrap();
+    assert_eq!(d.len(), 2);
+    let issues = gh.issues();
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0].title.starts_with(tokpulse_act::TEST_TITLE));
+    assert_eq!(issues[0].state, "closed");
+}
