@@ -349,3 +349,40 @@ async fn each_sink_gets_only_its_actions_and_all_of_them() {
         .collect();
     assert_eq!(pending, ["slack"]);
 }
+
+/// See issue 6 (quiet hours): held, not dropped, and no attempt counted.
+#[tokio::test]
+async fn quiet_hours_hold_notifications_until_the_window_ends_and_critical_breaks_through() {
+    let hours: tokpulse_act::QuietHours = toml::from_str(
+        "start = \"22:00\"\nend = \"07:00\"\ntz = \"UTC\"\nmin_severity_to_break = \"critical\"\n",
+    )
+    .unwrap();
+    // The outbox stands in for a notification sink (Slack's own pace would interfere).
+    let dir = tempfile::tempdir().unwrap();
+    let outbox = Arc::new(Outbox::new(dir.path().to_path_buf()));
+    let inner: Arc<dyn Sink> = outbox.clone();
+    let sinks: Vec<Arc<dyn Sink>> = vec![Arc::new(tokpulse_act::Quiet::new(inner, hours))];
+    let store = FakeStore::default();
+    // t0 is 22:13 UTC: inside the window. A high finding waits.
+    enqueue_new(&store, &finding(1, "GET /a"), &["outbox"], t0()).await;
+    let r = deliver_due(&store, &sinks, t0(), 5).await.unwrap();
+    assert_eq!((r.held, r.delivered), (1, 0));
+    assert_eq!(store.action(1).attempts, 0);
+    assert_eq!(store.action(1).status, ActionStatus::Pending);
+    assert!(outbox.entries().unwrap().is_empty());
+    // A critical one does not.
+    let mut critical = finding(2, "GET /b");
+    critical.finding.severity = Severity::Critical;
+    enqueue_new(&store, &critical, &["outbox"], t0()).await;
+    let r = deliver_due(&store, &sinks, t0() + TimeDelta::seconds(2), 5)
+        .await
+        .unwrap();
+    assert_eq!((r.held, r.delivered), (1, 1));
+    // At 07:00 the held one goes out.
+    let morning = DateTime::parse_from_rfc3339("2023-11-15T07:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let r = deliver_due(&store, &sinks, morning, 5).await.unwrap();
+    assert_eq!((r.held, r.delivered), (0, 1));
+    assert_eq!(outbox.entries().unwrap().len(), 2);
+}
