@@ -2,8 +2,10 @@
 //! checked the way GitHub checks them, with issues and comments kept in memory, and failures
 //! on demand (5xx, 429 with `Retry-After`, a 403 secondary rate limit, a hang).
 //!
-//! What it checks, as GitHub does (`../shared/datasets/github/rest-subset.json` describes these
-//! operations): the `Authorization` header (`Bearer <token>` or `token <token>`, else 401 "Bad
+//! Every REST request is first checked against GitHub's own description of these operations
+//! (`../shared/datasets/github/rest-subset.json`, [`RestContract`]): an unknown method or path
+//! is answered 404, a query parameter or body the description does not admit 422. Then, as
+//! GitHub does: the `Authorization` header (`Bearer <token>` or `token <token>`, else 401 "Bad
 //! credentials"), a `User-Agent` (else 403), the repository in the path (else 404), the JSON
 //! body of each write (`title` a non-empty string; `labels` strings or `{name}` objects; `state`
 //! `open`|`closed`; `state_reason` one of GitHub's values; comment `body` non-empty; else 422
@@ -20,6 +22,7 @@
 // Handlers return the error answer itself; its size does not matter in a test stand-in.
 #![allow(clippy::result_large_err)]
 
+use crate::rest_contract::{RestContract, Violation};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -116,6 +119,8 @@ struct Inner {
     /// `METHOD path` of every request that passed the checks.
     log: Vec<String>,
     calls: Vec<Call>,
+    /// Requests GitHub's description does not admit, with the reason.
+    violations: Vec<String>,
     /// Installation tokens issued, with their expiry.
     tokens: Vec<(String, chrono::DateTime<chrono::Utc>)>,
     skew: chrono::TimeDelta,
@@ -128,6 +133,7 @@ struct Shared {
     repo: String,
     token: String,
     inner: Arc<Mutex<Inner>>,
+    contract: Option<Arc<RestContract>>,
 }
 
 /// Discussion categories of the stand-in's repository: (id, name, slug).
@@ -170,6 +176,7 @@ impl FakeGithub {
             repo: repo.into(),
             token: token.into(),
             inner: Arc::default(),
+            contract: RestContract::bundled().map(Arc::new),
         };
         let app = Router::new()
             .route("/graphql", axum::routing::post(graphql))
@@ -264,7 +271,18 @@ impl FakeGithub {
         self.inner().discussions.clone()
     }
 
-    /// Every request that passed the checks, with query and body.
+    /// Whether the REST checks come from GitHub's description
+    /// ([`rest_contract::DEFAULT_PATH`](crate::rest_contract::DEFAULT_PATH)).
+    pub fn checks_contract(&self) -> bool {
+        self.shared.contract.is_some()
+    }
+
+    /// REST requests GitHub's description does not admit (answered 404 or 422).
+    pub fn violations(&self) -> Vec<String> {
+        self.inner().violations.clone()
+    }
+
+    /// Every REST request received, with query and body.
     pub fn calls(&self) -> Vec<Call> {
         self.inner().calls.clone()
     }
@@ -1106,7 +1124,26 @@ async fn record(
             query,
             body: serde_json::from_slice(&bytes).ok(),
         };
+        let verdict = s
+            .contract
+            .as_ref()
+            .map(|c| c.check(&call.method, &call.path, &call.query, call.body.as_ref()));
         s.lock().calls.push(call);
+        match verdict {
+            Some(Err(Violation::NoSuchOperation(why))) => {
+                s.lock().violations.push(why);
+                return error(StatusCode::NOT_FOUND, "Not Found");
+            }
+            Some(Err(Violation::Invalid(why))) => {
+                s.lock().violations.push(why.clone());
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    axum::Json(json!({ "message": "Validation Failed", "errors": [why] })),
+                )
+                    .into_response();
+            }
+            _ => {}
+        }
     }
     next.run(axum::extract::Request::from_parts(
         parts,

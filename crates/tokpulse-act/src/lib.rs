@@ -69,6 +69,8 @@ pub mod fake_slack;
 mod issue;
 mod queue;
 mod quiet;
+#[cfg(any(test, feature = "testing"))]
+pub mod rest_contract;
 mod router;
 mod routing;
 mod sink;

@@ -272,3 +272,103 @@ async fn the_test_message_files_and_closes_a_marked_issue() {
     assert!(issues[0].title.starts_with(tokpulse_act::TEST_TITLE));
     assert_eq!(issues[0].state, "closed");
 }
+
+/// Every REST request the GitHub sinks make is one GitHub's own description admits
+/// (`../shared/datasets/github/rest-subset.json`): method, path, query and body.
+#[tokio::test]
+async fn every_request_the_sinks_make_is_in_githubs_rest_description() {
+    let gh = FakeGithub::start("acme", "shop", "no-static-token").await;
+    assert!(
+        gh.checks_contract(),
+        "{} is missing",
+        tokpulse_act::rest_contract::DEFAULT_PATH
+    );
+    let public = std::fs::read("tests/fixtures/github-app-test-key.pub.pem").unwrap();
+    let private = std::fs::read("tests/fixtures/github-app-test-key.pem").unwrap();
+    gh.with_app(APP_ID, &public, 77, TimeDelta::hours(1));
+    let (_, api) = app_api(&gh, &private, &Arc::new(Mutex::new(TimeDelta::zero())));
+    let issues = GithubIssues::new(api.clone());
+    let prs = GithubPrComments::new(api.clone());
+
+    let f = stored("POST /checkout", FindingStatus::Open, 1);
+    let open = plan_for_change(FindingChange::New { id: 1 }, &f, &["github"], t0()).remove(0);
+    issues.deliver(&row(1, &open)).await.unwrap();
+    let mut later = f.clone();
+    later.occurrences = 3;
+    let update = plan_for_recurrence(
+        &later,
+        &["github"],
+        t0() + TimeDelta::hours(7),
+        TimeDelta::hours(6),
+    );
+    issues.deliver(&row(2, &update[0])).await.unwrap();
+    let resolved = stored("POST /checkout", FindingStatus::Resolved, 3);
+    issues
+        .deliver(&row(
+            3,
+            &plan_for_resolution(&resolved, &["github"], t0())[0],
+        ))
+        .await
+        .unwrap();
+    let back = stored("POST /checkout", FindingStatus::Open, 4);
+    let reopen = plan_for_change(
+        FindingChange::Reopened {
+            id: 1,
+            occurrences: 4,
+        },
+        &back,
+        &["github"],
+        t0(),
+    );
+    // A fresh sink: the marker search (list with query parameters) is exercised too.
+    GithubIssues::new(api.clone())
+        .deliver(&row(4, &reopen[0]))
+        .await
+        .unwrap();
+    let pr = gh.open_pull_request("Faster search");
+    prs.deliver(&row(5, &pr_actions("open", pr)[0]))
+        .await
+        .unwrap();
+    prs.deliver(&row(6, &pr_actions("update", pr)[0]))
+        .await
+        .unwrap();
+    let fresh = GithubPrComments::new(api.clone());
+    fresh.seed(&[delivered(
+        5,
+        &pr_actions("open", pr)[0],
+        &format!("x#issuecomment-{}", gh.pull_requests()[0].comment_ids[0]),
+    )]);
+    fresh
+        .deliver(&row(7, &pr_actions("resolve", pr)[0]))
+        .await
+        .unwrap();
+
+    assert!(gh.violations().is_empty(), "{:?}", gh.violations());
+    let contract = tokpulse_act::rest_contract::RestContract::bundled().unwrap();
+    let mut used: Vec<String> = gh
+        .calls()
+        .iter()
+        .map(|c| {
+            contract
+                .check(&c.method, &c.path, &c.query, c.body.as_ref())
+                .unwrap_or_else(|e| panic!("{c:?}: {e:?}"))
+        })
+        .collect();
+    used.sort();
+    used.dedup();
+    assert_eq!(
+        used,
+        [
+            "apps/create-installation-access-token",
+            "apps/get-repo-installation",
+            "issues/create",
+            "issues/create-comment",
+            "issues/get",
+            "issues/get-comment",
+            "issues/list-comments",
+            "issues/list-for-repo",
+            "issues/update",
+            "issues/update-comment",
+        ]
+    );
+}
