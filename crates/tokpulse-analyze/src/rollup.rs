@@ -8,7 +8,9 @@
 //!   gives the same numbers as the hour rollup built from the same requests.
 //! - [`Rollup`] / [`RollupKey`]: a [`LatencyStats`] with its service, route, [`Resolution`] and
 //!   bucket start. [`rollups`] builds them from request samples, [`coarsen`] turns minute rollups
-//!   into hour rollups, [`merge_window`] merges the rollups of one route over a window.
+//!   into hour and day rollups, [`merge_window`] merges the rollups of one route over a window,
+//!   and [`cover`] picks the fewest rollups (days, then hours, then minutes at the edges) that
+//!   tile a window, so a 30-day p95 merges about 30 rollups per route.
 //! - [`LatencyStats::to_bytes`] / [`LatencyStats::from_bytes`]: a compact, versioned encoding
 //!   for a store column (see the format below).
 //!
@@ -92,6 +94,8 @@ pub enum Resolution {
     Minute,
     /// One hour.
     Hour,
+    /// One day (UTC).
+    Day,
 }
 
 impl Resolution {
@@ -100,6 +104,7 @@ impl Resolution {
         match self {
             Resolution::Minute => TimeDelta::minutes(1),
             Resolution::Hour => TimeDelta::hours(1),
+            Resolution::Day => TimeDelta::days(1),
         }
     }
 
@@ -110,11 +115,15 @@ impl Resolution {
         t.duration_trunc(self.duration()).unwrap_or(t)
     }
 
-    /// The stored name: `minute` or `hour`.
+    /// Every resolution, finest first.
+    pub const ALL: [Resolution; 3] = [Resolution::Minute, Resolution::Hour, Resolution::Day];
+
+    /// The stored name: `minute`, `hour` or `day`.
     pub fn as_str(self) -> &'static str {
         match self {
             Resolution::Minute => "minute",
             Resolution::Hour => "hour",
+            Resolution::Day => "day",
         }
     }
 }
@@ -125,6 +134,7 @@ impl FromStr for Resolution {
         match s {
             "minute" => Ok(Resolution::Minute),
             "hour" => Ok(Resolution::Hour),
+            "day" => Ok(Resolution::Day),
             other => Err(RollupError::UnknownResolution(other.to_owned())),
         }
     }
@@ -165,8 +175,8 @@ pub enum RollupError {
         /// Latencies in the sketch.
         latencies: u64,
     },
-    /// Not `minute` or `hour`.
-    #[error("unknown rollup resolution {0:?}: expected minute or hour")]
+    /// Not `minute`, `hour` or `day`.
+    #[error("unknown rollup resolution {0:?}: expected minute, hour or day")]
     UnknownResolution(String),
 }
 
@@ -276,7 +286,9 @@ impl LatencyStats {
         } else {
             (rank as f64 + 0.5) / (n - 1) as f64
         };
-        self.sketch.quantile(q_sketch).ok().flatten()
+        // The true quantile lies between the minimum and the maximum, which are exact.
+        let v = self.sketch.quantile(q_sketch).ok().flatten()?;
+        Some(v.clamp(self.sketch.min()?, self.sketch.max()?))
     }
 
     /// Requests, errors, error rate and the usual quantiles.
@@ -471,6 +483,330 @@ pub fn merge_window(
         {
             out.merge(&r.stats);
         }
+    }
+    out
+}
+
+/// Merges many stored rollups fast, straight from their bytes: the query side of the rollups.
+///
+/// [`LatencyStats::from_bytes`] rebuilds a [`DDSketch`] bin by bin, which costs tens of
+/// microseconds for a busy day; `Merger::add_bytes` reads the same bytes (the version-1 format
+/// above, with the sketch in DataDog's encoding as `sketches-ddsketch` writes it) and adds their
+/// bins into one dense array, about a microsecond per rollup. Quantiles use the same index
+/// mapping (the crate's [`Config`]) and the same nearest-rank definition as
+/// [`LatencyStats::quantile`], so both give the same numbers for the same requests.
+///
+/// ```
+/// use tokpulse_analyze::rollup::{LatencyStats, Merger};
+///
+/// let (mut a, mut b) = (LatencyStats::new(), LatencyStats::new());
+/// for i in 1..=100 {
+///     a.record(f64::from(i), false);
+///     b.record(f64::from(i + 100), i % 10 == 0);
+/// }
+/// let mut m = Merger::new();
+/// m.add_bytes(&a.to_bytes()).unwrap();
+/// m.add_bytes(&b.to_bytes()).unwrap();
+/// let mut both = a.clone();
+/// both.merge(&b);
+/// assert_eq!(m.summary(), both.summary());
+/// assert_eq!((m.summary().requests, m.summary().errors), (200, 10));
+/// ```
+#[derive(Debug, Clone)]
+pub struct Merger {
+    config: Config,
+    requests: u64,
+    errors: u64,
+    latencies: u64,
+    zero: u64,
+    min: f64,
+    max: f64,
+    /// Counts by key, `bins[i]` for key `offset + i`.
+    bins: Vec<u64>,
+    offset: i32,
+    scratch: Vec<(i32, u64)>,
+}
+
+impl Default for Merger {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Bins a [`Merger`] keeps before it folds the lowest ones together (DDSketch's own limit is
+/// 2048 per rollup; merged rollups may span more).
+const MERGER_MAX_BINS: usize = 1 << 15;
+
+impl Merger {
+    /// Nothing merged yet.
+    pub fn new() -> Self {
+        Merger {
+            config: sketch_config(),
+            requests: 0,
+            errors: 0,
+            latencies: 0,
+            zero: 0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            bins: Vec::new(),
+            offset: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Adds a rollup in memory (through its encoding).
+    pub fn add(&mut self, stats: &LatencyStats) {
+        // Our own encoding always reads back.
+        let added = self.add_bytes(&stats.to_bytes());
+        debug_assert!(added.is_ok(), "{added:?}");
+    }
+
+    /// Adds a stored rollup. On error nothing is added.
+    pub fn add_bytes(&mut self, bytes: &[u8]) -> Result<(), RollupError> {
+        let (&version, mut rest) = bytes.split_first().ok_or(RollupError::Empty)?;
+        if version != FORMAT_VERSION {
+            return Err(RollupError::UnknownVersion(version));
+        }
+        let requests = read_varint(&mut rest).ok_or(RollupError::BadCounts)?;
+        let errors = read_varint(&mut rest).ok_or(RollupError::BadCounts)?;
+        let bad = |what: &str| RollupError::BadSketch(what.to_owned());
+        let (mut count, mut zero) = (0u64, 0u64);
+        let (mut min, mut max) = (f64::INFINITY, f64::NEG_INFINITY);
+        self.scratch.clear();
+        while let Some((&flag, tail)) = rest.split_first() {
+            rest = tail;
+            match flag {
+                // Count, zero count (var doubles).
+                0xA0 => count = read_var_double(&mut rest).ok_or_else(|| bad("count"))? as u64,
+                0x04 => zero = read_var_double(&mut rest).ok_or_else(|| bad("zero count"))? as u64,
+                0x88 => min = read_f64(&mut rest).ok_or_else(|| bad("min"))?,
+                0x8C => max = read_f64(&mut rest).ok_or_else(|| bad("max"))?,
+                0x84 => {
+                    read_f64(&mut rest).ok_or_else(|| bad("sum"))?;
+                }
+                // Index mapping: gamma and offset.
+                0x02 => {
+                    let gamma = read_f64(&mut rest).ok_or_else(|| bad("gamma"))?;
+                    read_f64(&mut rest).ok_or_else(|| bad("index offset"))?;
+                    if (gamma - self.config.gamma).abs() > 1e-12 * self.config.gamma {
+                        return Err(RollupError::OtherAccuracy);
+                    }
+                }
+                // Positive bins as index deltas and counts, the encoder's only mode.
+                0x05 => {
+                    let n = read_varint(&mut rest).ok_or_else(|| bad("bin count"))?;
+                    let mut key: i64 = 0;
+                    for _ in 0..n {
+                        let z = read_varint(&mut rest).ok_or_else(|| bad("bin index"))?;
+                        key += ((z >> 1) as i64) ^ -((z & 1) as i64);
+                        let c = read_var_double(&mut rest).ok_or_else(|| bad("bin count"))?;
+                        let key = i32::try_from(key).map_err(|_| bad("bin index"))?;
+                        self.scratch.push((key, c as u64));
+                    }
+                }
+                other => {
+                    return Err(RollupError::BadSketch(format!(
+                        "unsupported flag 0x{other:02x} (negative latencies or another bin \
+                         encoding)"
+                    )));
+                }
+            }
+        }
+        let binned: u64 = self.scratch.iter().map(|&(_, c)| c).sum();
+        if binned + zero != count || errors > requests || count > requests {
+            return Err(RollupError::Inconsistent {
+                requests,
+                errors,
+                latencies: count,
+            });
+        }
+        self.requests += requests;
+        self.errors += errors;
+        self.latencies += count;
+        self.zero += zero;
+        if count > 0 {
+            self.min = self.min.min(min);
+            self.max = self.max.max(max);
+        }
+        if let (Some(lo), Some(hi)) = (
+            self.scratch.iter().map(|&(k, _)| k).min(),
+            self.scratch.iter().map(|&(k, _)| k).max(),
+        ) {
+            self.reserve(lo, hi);
+            for &(k, c) in &self.scratch {
+                let i = (k - self.offset).max(0) as usize;
+                self.bins[i] += c;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes room for keys `lo..=hi`, folding the lowest keys into the lowest kept bin past
+    /// [`MERGER_MAX_BINS`].
+    fn reserve(&mut self, lo: i32, hi: i32) {
+        if self.bins.is_empty() {
+            self.offset = lo;
+            self.bins = vec![0; (hi - lo + 1) as usize];
+        } else {
+            if lo < self.offset {
+                let grow = (self.offset - lo) as usize;
+                self.bins.splice(0..0, std::iter::repeat_n(0, grow));
+                self.offset = lo;
+            }
+            let top = self.offset as i64 + self.bins.len() as i64 - 1;
+            if i64::from(hi) > top {
+                self.bins
+                    .resize(self.bins.len() + (i64::from(hi) - top) as usize, 0);
+            }
+        }
+        if self.bins.len() > MERGER_MAX_BINS {
+            let cut = self.bins.len() - MERGER_MAX_BINS;
+            let folded: u64 = self.bins.drain(..cut).sum();
+            self.bins[0] += folded;
+            self.offset += cut as i32;
+        }
+    }
+
+    /// Requests merged.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// Errors merged.
+    pub fn errors(&self) -> u64 {
+        self.errors
+    }
+
+    /// The `q`-quantile by nearest rank, as [`LatencyStats::quantile`].
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let n = self.latencies;
+        if n == 0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let rank = crate::quantile::nearest_rank(n as usize, q) as u64 - 1;
+        if rank == 0 {
+            return Some(self.min);
+        }
+        if rank + 1 >= n {
+            return Some(self.max);
+        }
+        if rank < self.zero {
+            return Some(0.0f64.clamp(self.min, self.max));
+        }
+        let mut seen = self.zero;
+        for (i, &c) in self.bins.iter().enumerate() {
+            seen += c;
+            if seen > rank {
+                let v = self.config.value(self.offset + i as i32);
+                return Some(v.clamp(self.min, self.max));
+            }
+        }
+        Some(self.max)
+    }
+
+    /// Requests, errors, error rate and the usual quantiles, as [`LatencyStats::summary`].
+    pub fn summary(&self) -> Summary {
+        Summary {
+            requests: self.requests,
+            errors: self.errors,
+            error_rate: (self.requests > 0).then(|| self.errors as f64 / self.requests as f64),
+            p50: self.quantile(0.50),
+            p95: self.quantile(0.95),
+            p99: self.quantile(0.99),
+            max: (self.latencies > 0).then_some(self.max),
+        }
+    }
+}
+
+fn read_f64(input: &mut &[u8]) -> Option<f64> {
+    let (head, rest) = input.split_first_chunk::<8>()?;
+    *input = rest;
+    Some(f64::from_le_bytes(*head))
+}
+
+/// DataDog's variable-length double (`VarEncodingHelper.decodeVarDouble`): the bits of
+/// `value + 1` minus those of 1, rotated left by 6, written 7 bits at a time from the top.
+fn read_var_double(input: &mut &[u8]) -> Option<f64> {
+    let mut bits: u64 = 0;
+    let mut shift: i32 = 57;
+    loop {
+        let (&next, rest) = input.split_first()?;
+        *input = rest;
+        if shift == 1 {
+            bits |= u64::from(next);
+            break;
+        }
+        if next < 0x80 {
+            bits |= u64::from(next) << shift;
+            break;
+        }
+        bits |= u64::from(next & 0x7F) << shift;
+        shift -= 7;
+    }
+    let raw = bits.rotate_right(6).wrapping_add(1.0f64.to_bits());
+    Some(f64::from_bits(raw) - 1.0)
+}
+
+/// The fewest buckets that tile `window`: whole days where they fit, whole hours at the edges
+/// of those, minutes at the edges of the hours. Each entry is a resolution and a range of
+/// consecutive buckets of it, in time order; load the rollups of that resolution whose start is
+/// in the range and merge them all. The window is first narrowed to whole minutes (a partial
+/// minute at either end is left out, as in [`merge_window`]).
+///
+/// A 30-day window ending at 14:37 is 30 day rollups at most, plus up to 23 hour and 59 minute
+/// rollups at each edge, instead of 43,200 minute rollups.
+///
+/// ```
+/// use chrono::{DateTime, Duration};
+/// use tokpulse_analyze::rollup::{Resolution, cover};
+/// use tokpulse_core::Window;
+///
+/// let midnight = DateTime::from_timestamp(1_699_920_000, 0).unwrap();
+/// let window = Window {
+///     start: midnight - Duration::minutes(90),
+///     end: midnight + Duration::days(2) + Duration::minutes(5),
+/// };
+/// let plan: Vec<(Resolution, i64)> = cover(window)
+///     .into_iter()
+///     .map(|(r, w)| (r, (w.end - w.start).num_minutes() / r.duration().num_minutes()))
+///     .collect();
+/// assert_eq!(
+///     plan,
+///     [
+///         (Resolution::Minute, 30),
+///         (Resolution::Hour, 1),
+///         (Resolution::Day, 2),
+///         (Resolution::Minute, 5),
+///     ]
+/// );
+/// ```
+pub fn cover(window: Window) -> Vec<(Resolution, Window)> {
+    let minute = Resolution::Minute;
+    let mut at = minute.bucket_start(window.start);
+    if at < window.start {
+        at += minute.duration();
+    }
+    let end = minute.bucket_start(window.end);
+    let mut out: Vec<(Resolution, Window)> = Vec::new();
+    while at < end {
+        // The coarsest bucket that starts here and fits.
+        let r = Resolution::ALL
+            .into_iter()
+            .rev()
+            .find(|r| r.bucket_start(at) == at && at + r.duration() <= end)
+            .unwrap_or(minute);
+        let next = at + r.duration();
+        match out.last_mut() {
+            Some((last, w)) if *last == r && w.end == at => w.end = next,
+            _ => out.push((
+                r,
+                Window {
+                    start: at,
+                    end: next,
+                },
+            )),
+        }
+        at = next;
     }
     out
 }
@@ -688,6 +1024,15 @@ mod tests {
         assert_eq!(s.quantile(1.1), None);
         let summary = s.summary();
         assert_eq!(summary.max, Some(10.0));
+        // The merger reads zeros and unusable durations the same way.
+        let mut m = Merger::new();
+        m.add(&s);
+        m.add(&LatencyStats::new());
+        assert_eq!(m.summary(), summary);
+        assert_eq!(Merger::new().summary().p95, None);
+        assert_eq!(m.add_bytes(&[2]), Err(RollupError::UnknownVersion(2)));
+        assert!(m.add_bytes(&[1, 1, 0, 0x07, 1, 2, 3]).is_err());
+        assert_eq!(m.requests(), 4);
     }
 
     #[test]
@@ -783,7 +1128,11 @@ mod tests {
         );
         assert_eq!(Resolution::Hour.bucket_start(t), t0() + TimeDelta::hours(3));
         assert_eq!("hour".parse::<Resolution>(), Ok(Resolution::Hour));
-        assert!("day".parse::<Resolution>().is_err());
+        assert!("week".parse::<Resolution>().is_err());
+        assert_eq!(
+            Resolution::Day.bucket_start(t),
+            DateTime::from_timestamp(1_700_006_400, 0).unwrap()
+        );
         let samples = vec![
             sample(t, "GET /b", 1.0, false),
             sample(t, "GET /a", 2.0, false),
@@ -811,6 +1160,65 @@ mod tests {
             end: t0() + TimeDelta::minutes(198),
         };
         assert_eq!(merge_window(&minutes, "api", "GET /a", w).requests(), 1);
+    }
+
+    #[test]
+    fn cover_tiles_a_window_with_the_coarsest_buckets() {
+        let day0 = t0() - TimeDelta::hours(t0().timestamp() % 86_400 / 3600);
+        // Aligned: whole days only.
+        let w = Window {
+            start: day0,
+            end: day0 + TimeDelta::days(30),
+        };
+        assert_eq!(cover(w), vec![(Resolution::Day, w)]);
+        // Ragged ends, with seconds: minutes, hours, days, hours, minutes; gap-free.
+        let w = Window {
+            start: day0 - TimeDelta::seconds(2 * 3600 + 10 * 60 + 7),
+            end: day0 + TimeDelta::days(3) + TimeDelta::seconds(5 * 3600 + 3 * 60 + 59),
+        };
+        let plan = cover(w);
+        let kinds: Vec<Resolution> = plan.iter().map(|(r, _)| *r).collect();
+        use Resolution::{Day, Hour, Minute};
+        assert_eq!(kinds, [Minute, Hour, Day, Hour, Minute]);
+        assert_eq!(plan[0].1.start, day0 - TimeDelta::minutes(2 * 60 + 10));
+        assert_eq!(
+            plan[4].1.end,
+            day0 + TimeDelta::days(3) + TimeDelta::minutes(5 * 60 + 3)
+        );
+        for pair in plan.windows(2) {
+            assert_eq!(pair[0].1.end, pair[1].1.start);
+        }
+        // Merging the planned rollups gives the window's requests (minus partial minutes).
+        let samples: Vec<RequestSample> = (0..(4 * 24 * 60))
+            .map(|m| {
+                sample(
+                    day0 - TimeDelta::hours(12) + TimeDelta::minutes(m),
+                    "GET /a",
+                    1.0,
+                    false,
+                )
+            })
+            .collect();
+        let by_res: Vec<Vec<Rollup>> = Resolution::ALL
+            .iter()
+            .map(|&r| rollups(&samples, r))
+            .collect();
+        let mut merged = LatencyStats::new();
+        for (r, range) in &plan {
+            let i = Resolution::ALL.iter().position(|x| x == r).unwrap();
+            merged.merge(&merge_window(&by_res[i], "api", "GET /a", *range));
+        }
+        let want = samples
+            .iter()
+            .filter(|s| s.timestamp >= plan[0].1.start && s.timestamp < plan[4].1.end)
+            .count() as u64;
+        assert_eq!(merged.requests(), want);
+        // Empty and sub-minute windows need nothing.
+        let tiny = Window {
+            start: day0 + TimeDelta::seconds(10),
+            end: day0 + TimeDelta::seconds(50),
+        };
+        assert!(cover(tiny).is_empty());
     }
 
     fn stats_of(values: &[(f64, bool)]) -> LatencyStats {
@@ -846,6 +1254,21 @@ mod tests {
             prop_assert_eq!(left.summary(), other.summary());
             let all: Vec<(f64, bool)> = a.iter().chain(&b).chain(&c).copied().collect();
             prop_assert_eq!(left.summary(), stats_of(&all).summary());
+        }
+
+        #[test]
+        fn merger_reads_the_bytes_like_from_bytes(a in values(), b in values(), c in values()) {
+            let mut m = Merger::new();
+            let mut all = LatencyStats::new();
+            for v in [&a, &b, &c] {
+                let s = stats_of(v);
+                m.add_bytes(&s.to_bytes()).unwrap();
+                all.merge(&LatencyStats::from_bytes(&s.to_bytes()).unwrap());
+            }
+            prop_assert_eq!(m.summary(), all.summary());
+            for q in [0.0, 0.1, 0.33, 0.5, 0.77, 0.9, 0.999, 1.0] {
+                prop_assert_eq!(m.quantile(q), all.quantile(q));
+            }
         }
 
         #[test]
