@@ -374,16 +374,27 @@ pub(crate) fn batch_audit(batch: &Batch) -> Option<Vec<RecordAudit<'_>>> {
     }
 }
 
-/// Sums the counts of the records that were written (`inserted` ids; a repeated id counts
-/// once), per (day, entity, action).
+/// The distinct ids of the records that have something to count.
+pub(crate) fn audited_ids<'a>(records: &[RecordAudit<'a>]) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    records
+        .iter()
+        .filter(|r| !r.counts.is_empty() && seen.insert(r.id))
+        .map(|r| r.id)
+        .collect()
+}
+
+/// Sums the counts of the records that were written, per (day, entity, action): a record
+/// counts if its id is in `inserted` and it is the first record with that id in the batch
+/// (the one `ON CONFLICT DO NOTHING` keeps).
 pub(crate) fn tally(
     records: &[RecordAudit<'_>],
-    inserted: Vec<String>,
+    inserted: &HashSet<&str>,
 ) -> Vec<(NaiveDate, Entity, AuditAction, i64)> {
-    let mut inserted: HashSet<String> = inserted.into_iter().collect();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(records.len());
     let mut sums: HashMap<(NaiveDate, Entity, AuditAction), i64> = HashMap::new();
     for r in records {
-        if r.counts.is_empty() || !inserted.remove(r.id) {
+        if !seen.insert(r.id) || r.counts.is_empty() || !inserted.contains(r.id) {
             continue;
         }
         for c in r.counts {

@@ -347,7 +347,9 @@ impl Store for PgStore {
                 }
             };
         if let Some(records) = audit {
-            let rows = privacy::tally(&records, written.unwrap_or_default());
+            let written = written.unwrap_or_default();
+            let inserted = written.iter().map(String::as_str).collect();
+            let rows = privacy::tally(&records, &inserted);
             add_audit(&mut tx, privacy::source(batch.kind()), &rows).await?;
         }
         tx.commit().await?;

@@ -135,14 +135,12 @@ impl SqliteStore {
 }
 
 /// Inserts `rows` with multi-row `INSERT … ON CONFLICT (record_id) DO NOTHING` statements of
-/// up to [`MAX_ROWS_PER_STATEMENT`] rows; returns how many were written. With `returning`, the
-/// ids of the rows written are added to it (for the privacy audit).
+/// up to [`MAX_ROWS_PER_STATEMENT`] rows; returns how many were written.
 async fn insert_rows<T, F>(
     conn: &mut SqliteConnection,
     head: &'static str,
     columns: usize,
     rows: &[T],
-    mut returning: Option<&mut Vec<String>>,
     mut push: F,
 ) -> Result<u64, StoreError>
 where
@@ -155,17 +153,35 @@ where
         qb.reset();
         qb.push_values(chunk, &mut push);
         qb.push(" ON CONFLICT (record_id) DO NOTHING");
-        match returning.as_deref_mut() {
-            None => inserted += qb.build().execute(&mut *conn).await?.rows_affected(),
-            Some(ids) => {
-                qb.push(" RETURNING record_id");
-                let written: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
-                inserted += written.len() as u64;
-                ids.extend(written);
-            }
-        }
+        inserted += qb.build().execute(&mut *conn).await?.rows_affected();
     }
     Ok(inserted)
+}
+
+/// The ids among `ids` not yet stored in `table`.
+async fn new_ids<'a>(
+    conn: &mut SqliteConnection,
+    table: &str,
+    ids: Vec<&'a str>,
+) -> Result<std::collections::HashSet<&'a str>, StoreError> {
+    let mut new: std::collections::HashSet<&str> = ids.iter().copied().collect();
+    let mut qb = QueryBuilder::<Sqlite>::new("");
+    for chunk in ids.chunks(MAX_PARAMS) {
+        qb.reset();
+        qb.push(format_args!(
+            "SELECT record_id FROM {table} WHERE record_id IN ("
+        ));
+        let mut list = qb.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        qb.push(")");
+        let stored: Vec<String> = qb.build_query_scalar().fetch_all(&mut *conn).await?;
+        for id in &stored {
+            new.remove(id.as_str());
+        }
+    }
+    Ok(new)
 }
 
 /// Adds `rows` (day, entity, action, count) of `source` to the privacy audit.
@@ -361,9 +377,14 @@ impl Store for SqliteStore {
             return Ok(InsertOutcome::default());
         }
         let audit = privacy::batch_audit(batch);
-        let mut written = audit.as_ref().map(|_| Vec::new());
-        let ids = written.as_mut();
+        let table = Table::for_kind(batch.kind()).name();
         let mut tx = self.begin_write().await?;
+        // Which audited records are new: looked up before the insert, under the write lock
+        // (cheaper than RETURNING every id; only records with something to count are looked up).
+        let new_ids = match &audit {
+            Some(records) => Some(new_ids(&mut tx, table, privacy::audited_ids(records)).await?),
+            None => None,
+        };
         let inserted =
             match batch {
                 Batch::Performance(rows) => {
@@ -373,7 +394,6 @@ impl Store for SqliteStore {
                      status_code, duration_ms, environment, platform, attributes) ",
                         10,
                         rows,
-                        ids,
                         |mut b, r| {
                             b.push_bind(r.id.as_str())
                                 .push_bind(to_ms(r.timestamp))
@@ -397,7 +417,6 @@ impl Store for SqliteStore {
                      cost_usd, attributes) ",
                         13,
                         rows,
-                        ids,
                         |mut b, r| {
                             b.push_bind(r.id.as_str())
                                 .push_bind(to_ms(r.timestamp))
@@ -422,7 +441,6 @@ impl Store for SqliteStore {
                      trace_id, attributes) ",
                     8,
                     rows,
-                    ids,
                     |mut b, r| {
                         b.push_bind(r.id.as_str())
                             .push_bind(to_ms(r.timestamp))
@@ -442,7 +460,6 @@ impl Store for SqliteStore {
                      commit_sha, author, description) ",
                         8,
                         rows,
-                        ids,
                         |mut b, r| {
                             b.push_bind(r.id.as_str())
                                 .push_bind(to_ms(r.timestamp))
@@ -457,8 +474,8 @@ impl Store for SqliteStore {
                     .await?
                 }
             };
-        if let Some(records) = audit {
-            let rows = privacy::tally(&records, written.unwrap_or_default());
+        if let (Some(records), Some(new_ids)) = (audit, new_ids) {
+            let rows = privacy::tally(&records, &new_ids);
             add_audit(&mut tx, privacy::source(batch.kind()), &rows).await?;
         }
         tx.commit().await?;

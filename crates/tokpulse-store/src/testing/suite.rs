@@ -795,6 +795,14 @@ pub async fn audit_counts_written_records_once(store: Arc<dyn Store>) {
         .insert_batch(&Batch::AiUsage(vec![ai_usage("u1", 1_000)]))
         .await
         .unwrap();
+    // The first record with an id is the one kept: a later copy's counts are not added.
+    store
+        .insert_batch(&Batch::Logs(vec![
+            hashed_log("dup", 1_000, "nothing here"),
+            hashed_log("dup", 1_000, "from c@corp.io"),
+        ]))
+        .await
+        .unwrap();
     let hashed = hashed_log("h1", 1_000, "from a@corp.io and b@corp.io, 10.1.2.3");
     store
         .insert_batch(&Batch::Logs(vec![hashed]))
