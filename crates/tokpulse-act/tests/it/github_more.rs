@@ -372,3 +372,63 @@ async fn every_request_the_sinks_make_is_in_githubs_rest_description() {
         ]
     );
 }
+
+/// Every field, argument, type and enum value our GraphQL operations name is in GitHub's
+/// schema excerpt for Discussions (`../shared/datasets/github/graphql-discussions.graphql`).
+#[test]
+fn our_graphql_operations_only_name_what_githubs_schema_has() {
+    use tokpulse_act::sinks::discussions::{
+        COMMENT_MUTATION, COMMENTS_QUERY, CREATE_MUTATION, FIND_QUERY, REPO_QUERY,
+    };
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/datasets/github/graphql-discussions.graphql"
+    );
+    let sdl = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let words: std::collections::HashSet<&str> = sdl
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    for op in [
+        REPO_QUERY,
+        FIND_QUERY,
+        COMMENTS_QUERY,
+        CREATE_MUTATION,
+        COMMENT_MUTATION,
+    ] {
+        let mut prev = ' ';
+        let mut word = String::new();
+        let mut names = Vec::new();
+        for c in op.chars().chain([' ']) {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                if word.is_empty() {
+                    word.push(prev);
+                }
+                word.push(c);
+            } else {
+                if !word.is_empty() {
+                    names.push(std::mem::take(&mut word));
+                }
+                prev = c;
+            }
+        }
+        for w in names {
+            let (sigil, name) = w.split_at(1);
+            // Variables ($x), the operation's own name and GraphQL keywords are ours.
+            if sigil == "$"
+                || name.chars().all(|c| c.is_ascii_digit())
+                || ["query", "mutation", "on", "true", "false"].contains(&name)
+            {
+                continue;
+            }
+            let own_name = op.split_whitespace().nth(1).unwrap_or_default();
+            if own_name.starts_with(name) {
+                continue;
+            }
+            assert!(
+                words.contains(name),
+                "{name:?} (in {op}) is not in the schema"
+            );
+        }
+    }
+}
