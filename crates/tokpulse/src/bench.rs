@@ -281,3 +281,233 @@ pub async fn ingest(
     );
     Ok(if ratio >= 0.5 { 0 } else { 1 })
 }
+
+/// `tokpulse bench rollups`: the p95 latency of every route over `days` days from rollups
+/// (decoded from their stored bytes and merged) and exactly from the raw rows, in the same run.
+///
+/// The rows are generated (seeded): `per_day` requests a day spread over `routes` routes, each
+/// route with its own lognormal latency (median 15 to 600 ms) plus a 3% slow tail. Rollups are
+/// built per route and hour, and per route and day from those. The rollup path asks
+/// [`tokpulse_analyze::rollup::cover`] which rollups tile the window (whole days here) and merges
+/// their stored bytes with a [`tokpulse_analyze::rollup::Merger`]; the hour-only path merges
+/// every hour rollup instead. The exact p95 is the
+/// nearest-rank value, found by a full sort of each route's latencies (what a database's
+/// `percentile_disc` does) and, as a faster exact reference, by selection
+/// ([`tokpulse_analyze::quantile`]); the raw rows are in memory, so both raw timings are a lower
+/// bound on rescanning a table. Returns 0 when the worst relative error is at most 1% and the
+/// rollup path is at least 100 times faster than sorting, 1 otherwise.
+pub fn rollups(
+    days: u32,
+    per_day: u32,
+    routes: u16,
+    runs: usize,
+    seed: u64,
+    format: crate::cli::OutputFormat,
+) -> anyhow::Result<u8> {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use tokpulse_analyze::rollup::{LatencyStats, Merger, Resolution, cover};
+
+    anyhow::ensure!(
+        days > 0 && per_day > 0 && routes > 0,
+        "days, per-day and routes must be > 0"
+    );
+    let runs = runs.max(1);
+    let hours = days as usize * 24;
+    let routes = usize::from(routes);
+    let mut rng = StdRng::seed_from_u64(seed);
+    // Per route: ln(median) and σ of its lognormal.
+    let shape: Vec<(f64, f64)> = (0..routes)
+        .map(|_| {
+            let median: f64 = 15.0 * 40f64.powf(rng.random::<f64>());
+            (median.ln(), 0.3 + 0.7 * rng.random::<f64>())
+        })
+        .collect();
+    let normal = |rng: &mut StdRng| {
+        let (u, v): (f64, f64) = (rng.random::<f64>().max(f64::MIN_POSITIVE), rng.random());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    };
+
+    // The raw rows: (hour, route, duration, error), in time order.
+    let total = days as usize * per_day as usize;
+    eprintln!("generating {total} requests over {days} days on {routes} routes…");
+    let mut rows: Vec<(u32, u16, f64, bool)> = Vec::with_capacity(total);
+    for i in 0..total {
+        let hour = (i * hours / total) as u32;
+        let route = rng.random_range(0..routes);
+        let (mu, sigma) = shape[route];
+        let mut ms = (mu + sigma * normal(&mut rng)).exp();
+        if rng.random::<f64>() < 0.03 {
+            ms *= 4.0 + 20.0 * rng.random::<f64>();
+        }
+        rows.push((hour, route as u16, ms, rng.random::<f64>() < 0.005));
+    }
+
+    // Ingest side: one rollup per route and hour, one per route and day, encoded as the store
+    // column holds them.
+    let start = Instant::now();
+    let mut stats = vec![LatencyStats::new(); routes * hours];
+    for &(hour, route, ms, err) in &rows {
+        stats[usize::from(route) * hours + hour as usize].record(ms, err);
+    }
+    let hour_blobs: Vec<Vec<u8>> = stats.iter().map(LatencyStats::to_bytes).collect();
+    let day_blobs: Vec<Vec<u8>> = stats
+        .chunks(24)
+        .map(|day| {
+            let mut d = LatencyStats::new();
+            for h in day {
+                d.merge(h);
+            }
+            d.to_bytes()
+        })
+        .collect();
+    let build = start.elapsed();
+    drop(stats);
+    let bytes = |b: &[Vec<u8>]| b.iter().map(Vec::len).sum::<usize>();
+    let t0 = chrono::DateTime::from_timestamp(1_700_006_400, 0).context("a fixed midnight")?;
+    let window = tokpulse_core::Window {
+        start: t0,
+        end: t0 + chrono::TimeDelta::days(i64::from(days)),
+    };
+    let plan = cover(window);
+    anyhow::ensure!(
+        plan.len() == 1 && plan[0].0 == Resolution::Day,
+        "an aligned window is whole days"
+    );
+
+    // Query side, rollups: decode and merge each route's rollups, read the p95.
+    let query = |blobs: &[Vec<u8>], per_route: usize| -> anyhow::Result<(Vec<f64>, Duration)> {
+        let mut best = Duration::MAX;
+        let mut p95s = Vec::new();
+        for _ in 0..runs {
+            let start = Instant::now();
+            p95s = blobs
+                .chunks(per_route)
+                .map(|route_blobs| -> anyhow::Result<f64> {
+                    let mut merged = Merger::new();
+                    for b in route_blobs {
+                        merged.add_bytes(b)?;
+                    }
+                    merged.quantile(0.95).context("a route without requests")
+                })
+                .collect::<anyhow::Result<Vec<f64>>>()?;
+            best = best.min(start.elapsed());
+        }
+        Ok((p95s, best))
+    };
+    let (from_days, best_days) = query(&day_blobs, days as usize)?;
+    let (from_hours, best_hours) = query(&hour_blobs, hours)?;
+
+    // Query side, raw rows: scan the window's rows into one vector per route, then the exact
+    // nearest-rank p95 by sorting and by selection.
+    let scan = |rows: &[(u32, u16, f64, bool)]| {
+        let mut per_route: Vec<Vec<f64>> = vec![Vec::with_capacity(total / routes + 1); routes];
+        for &(hour, route, ms, _) in rows {
+            if (hour as usize) < hours {
+                per_route[usize::from(route)].push(ms);
+            }
+        }
+        per_route
+    };
+    let (mut best_sort, mut best_select) = (Duration::MAX, Duration::MAX);
+    let mut exact = Vec::new();
+    for _ in 0..runs {
+        let start = Instant::now();
+        exact = scan(&rows)
+            .into_iter()
+            .map(|mut v| {
+                v.sort_unstable_by(f64::total_cmp);
+                let rank = (0.95 * v.len() as f64).ceil().max(1.0) as usize;
+                v[rank - 1]
+            })
+            .collect();
+        best_sort = best_sort.min(start.elapsed());
+        let start = Instant::now();
+        let selected: Vec<f64> = scan(&rows)
+            .into_iter()
+            .filter_map(|mut v| tokpulse_analyze::p95(&mut v))
+            .collect();
+        best_select = best_select.min(start.elapsed());
+        anyhow::ensure!(selected == exact, "sorting and selection disagree");
+    }
+
+    let rel = |got: &[f64]| -> (f64, f64) {
+        let e: Vec<f64> = exact
+            .iter()
+            .zip(got)
+            .map(|(e, r)| (r - e).abs() / e)
+            .collect();
+        (
+            e.iter().copied().fold(0.0, f64::max),
+            e.iter().sum::<f64>() / e.len() as f64,
+        )
+    };
+    let (worst, mean) = rel(&from_days);
+    let (worst_hours, _) = rel(&from_hours);
+    let secs = |d: Duration| d.as_secs_f64();
+    let ratio_sort = secs(best_sort) / secs(best_days);
+    let ratio_select = secs(best_select) / secs(best_days);
+    let ratio_hours = secs(best_sort) / secs(best_hours);
+    let ok = worst.max(worst_hours) <= 0.01 && ratio_sort >= 100.0;
+    match format {
+        crate::cli::OutputFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "days": days, "requests_per_day": per_day, "routes": routes,
+                "requests": total,
+                "hour_rollups": hour_blobs.len(), "hour_rollup_bytes": bytes(&hour_blobs),
+                "day_rollups": day_blobs.len(), "day_rollup_bytes": bytes(&day_blobs),
+                "build_rollups_s": secs(build),
+                "query_rollups_s": secs(best_days),
+                "query_hour_rollups_s": secs(best_hours),
+                "query_raw_sort_s": secs(best_sort),
+                "query_raw_select_s": secs(best_select),
+                "speedup_vs_sort": ratio_sort,
+                "speedup_vs_select": ratio_select,
+                "hour_only_speedup_vs_sort": ratio_hours,
+                "p95_relative_error_max": worst,
+                "p95_relative_error_mean": mean,
+                "hour_only_p95_relative_error_max": worst_hours,
+                "ok": ok,
+            })
+        ),
+        crate::cli::OutputFormat::Table => {
+            println!(
+                "p95 of each of {routes} routes over {days} days ({total} requests, {per_day} a day; best of {runs})"
+            );
+            println!(
+                "  rollups: {} hour ({:.1} MB, {:.0} B each), {} day ({:.1} MB, {:.0} B each), built in {:.2} s",
+                hour_blobs.len(),
+                bytes(&hour_blobs) as f64 / 1e6,
+                bytes(&hour_blobs) as f64 / hour_blobs.len() as f64,
+                day_blobs.len(),
+                bytes(&day_blobs) as f64 / 1e6,
+                bytes(&day_blobs) as f64 / day_blobs.len() as f64,
+                secs(build)
+            );
+            println!(
+                "  from rollups: cover() = {days} day rollups per route, decoded + merged {:>9.2} ms",
+                secs(best_days) * 1e3
+            );
+            println!(
+                "  exact, raw rows scanned + sorted                                  {:>9.2} ms = {ratio_sort:.0} x slower (target >= 100)",
+                secs(best_sort) * 1e3
+            );
+            println!(
+                "  exact, raw rows scanned + selected                                {:>9.2} ms = {ratio_select:.0} x slower",
+                secs(best_select) * 1e3
+            );
+            println!(
+                "  for comparison: all {hours} hour rollups per route, decoded + merged  {:>9.2} ms = {ratio_hours:.1} x faster than sorting",
+                secs(best_hours) * 1e3
+            );
+            println!(
+                "  p95 relative error from day rollups: max {:.3}%, mean {:.3}%; from hour rollups: max {:.3}% (target <= 1%)",
+                worst * 100.0,
+                mean * 100.0,
+                worst_hours * 100.0
+            );
+        }
+    }
+    Ok(if ok { 0 } else { 1 })
+}

@@ -249,6 +249,28 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// The p95 latency of every route over 30 days from hour rollups (mergeable sketches)
+    /// against the exact value from the raw rows, in the same run: relative error and speed.
+    Rollups {
+        /// Days in the window.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Requests per day (all routes).
+        #[arg(long, default_value_t = 1_000_000)]
+        per_day: u32,
+        /// Routes.
+        #[arg(long, default_value_t = 50)]
+        routes: u16,
+        /// Repetitions of each query; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Seed of the generated requests.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// The Numenta Anomaly Benchmark: streams every series under DIR/data through the anomaly
     /// detector and prints NAB's normalised score for the standard, low-FP and low-FN profiles
     /// (one threshold per profile for all files, optimised over the corpus as NAB does).
