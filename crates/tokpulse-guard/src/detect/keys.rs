@@ -123,7 +123,80 @@ static ROOTS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLo
 pub(crate) fn classify(key: &str) -> Option<KeyClass> {
     let mut buf = [0u8; 48];
     let n = normalised_key(key, &mut buf)?;
-    classify_normalised(&buf[..n])
+    classify_remembered(&buf, n)
+}
+
+/// Keys up to this long (normalised) are remembered.
+const MEMO_KEY: usize = 32;
+const MEMO_SLOTS: usize = 256;
+
+/// One remembered key: its bytes packed into words (zero past its length), its length, and
+/// its class (`0` for none, `1 + class` otherwise).
+#[derive(Clone, Copy)]
+struct Slot {
+    words: [u64; MEMO_KEY / 8],
+    len: u8,
+    class: u8,
+}
+
+const CLASSES: [KeyClass; 7] = [
+    KeyClass::Secret,
+    KeyClass::Email,
+    KeyClass::Name,
+    KeyClass::Birth,
+    KeyClass::Ssn,
+    KeyClass::Phone,
+    KeyClass::Address,
+];
+
+thread_local! {
+    /// Recent answers of [`classify_normalised`], by a hash of the key: logs repeat the same
+    /// few dozen keys line after line. A slot is overwritten by the next key that hashes to it.
+    static MEMO: std::cell::RefCell<[Slot; MEMO_SLOTS]> = const {
+        std::cell::RefCell::new(
+            [Slot { words: [0; MEMO_KEY / 8], len: u8::MAX, class: 0 }; MEMO_SLOTS],
+        )
+    };
+}
+
+/// [`classify_normalised`] of `buf[..n]`, remembered per thread for short keys. `buf` is as
+/// [`normalised_key`] leaves a zeroed buffer: zero past `n`.
+pub(crate) fn classify_remembered(buf: &[u8; 48], n: usize) -> Option<KeyClass> {
+    let k = &buf[..n];
+    if n > MEMO_KEY {
+        return classify_normalised(k);
+    }
+    let word = |i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&buf[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(w)
+    };
+    let words = [word(0), word(1), word(2), word(3)];
+    let mut h = n as u64;
+    for w in words {
+        h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    let index = (h >> 56) as usize % MEMO_SLOTS;
+    let len = n as u8;
+    let hit = MEMO.with(|m| {
+        let slot = m.borrow()[index];
+        (slot.len == len && slot.words == words).then_some(slot.class)
+    });
+    if let Some(class) = hit {
+        return class.checked_sub(1).map(|c| CLASSES[usize::from(c)]);
+    }
+    let class = classify_normalised(k);
+    let code = class.map_or(0, |c| {
+        1 + CLASSES.iter().position(|&x| x == c).unwrap_or(0) as u8
+    });
+    MEMO.with(|m| {
+        m.borrow_mut()[index] = Slot {
+            words,
+            len,
+            class: code,
+        }
+    });
+    class
 }
 
 /// Classifies an already normalised key.
@@ -131,9 +204,15 @@ pub(crate) fn classify_normalised(k: &[u8]) -> Option<KeyClass> {
     if k.is_empty() || !ROOTS.is_match(k) {
         return None;
     }
-    let ends = |s: &str| k.ends_with(s.as_bytes());
-    let has = |s: &str| k.windows(s.len()).any(|w| w == s.as_bytes());
-    let is = |list: &[&str]| list.iter().any(|s| k == s.as_bytes());
+    // Byte loops rather than slice comparisons: keys are short, and a call to `memcmp` per
+    // candidate costs more than the comparison.
+    let same = |a: &[u8], b: &[u8]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y);
+    let ends = |s: &str| k.len() >= s.len() && same(&k[k.len() - s.len()..], s.as_bytes());
+    let has = |s: &str| {
+        let s = s.as_bytes();
+        k.windows(s.len()).any(|w| w[0] == s[0] && same(w, s))
+    };
+    let is = |list: &[&str]| list.iter().any(|s| same(k, s.as_bytes()));
     if has("email") || is(&["mail", "emailaddress", "replyto"]) {
         return Some(KeyClass::Email);
     }
@@ -303,6 +382,42 @@ pub(crate) fn classify_normalised(k: &[u8]) -> Option<KeyClass> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remembered_answers_are_the_answers() {
+        let check = |key: &str| {
+            let mut buf = [0u8; 48];
+            let n = normalised_key(key, &mut buf).expect("short key");
+            assert_eq!(
+                classify_remembered(&buf, n),
+                classify_normalised(&buf[..n]),
+                "{key}"
+            );
+        };
+        let keys = [
+            "password",
+            "email",
+            "timestamp",
+            "name",
+            "dob",
+            "level",
+            "phone",
+            "X-Api-Key",
+            "address",
+            "a",
+            "",
+            "a very very very long key name that is not remembered",
+            "to",
+        ];
+        for _ in 0..3 {
+            keys.iter().for_each(|k| check(k));
+        }
+        // Every slot overwritten many times over.
+        for i in 0..5000u32 {
+            check(&format!("key{i}name"));
+            check(&format!("user_{i}"));
+        }
+    }
 
     #[test]
     fn keys() {

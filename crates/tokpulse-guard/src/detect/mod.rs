@@ -11,11 +11,11 @@ mod checks;
 mod entity;
 mod keys;
 mod text;
+mod triggers;
 
 pub use entity::{Entity, Span};
 pub(crate) use keys::{KeyClass, classify as classify_key};
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use std::fmt;
 use std::net::Ipv6Addr;
@@ -252,7 +252,7 @@ pub(crate) struct Detector {
 }
 
 struct Inner {
-    cues: AhoCorasick,
+    cues: triggers::Triggers,
     addresses: Vec<Regex>,
 }
 
@@ -267,18 +267,41 @@ impl fmt::Debug for Detector {
 static COMMA_SPACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
     std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b", "));
 
-/// Byte classes for the number scanner: which bytes can start something it looks at.
-const fn start_table() -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = b.is_ascii_digit() || b.is_ascii_uppercase() || b == b'+' || b == b'(';
-        c += 1;
+/// Bit masks of the start bytes and the word bytes among 64 bytes (bit `k` for byte `k`),
+/// eight bytes at a time in a `u64` (SWAR): range tests on the low seven bits, with bytes of
+/// 0x80 and up left out, no branch and no table.
+#[inline]
+fn classes64(chunk: &[u8; 64]) -> (u64, u64) {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // The high bit of each lane where `lo <= t <= hi` (t < 0x80, so no lane carries).
+    let range = |t: u64, lo: u8, hi: u8| {
+        let ge = t.wrapping_add(ONES * u64::from(0x80 - lo)) & HIGH;
+        let gt = t.wrapping_add(ONES * u64::from(0x7f - hi)) & HIGH;
+        ge & !gt
+    };
+    // The high bit of each lane equal to `c`.
+    let eq = |t: u64, c: u8| !((t ^ (ONES * u64::from(c))).wrapping_add(LOW7)) & HIGH;
+    // The high bits of the eight lanes as eight bits, lane 0 lowest.
+    let pack = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56) & 0xff;
+    let mut starts = 0u64;
+    let mut words = 0u64;
+    for (k, lanes) in chunk.chunks_exact(8).enumerate() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(lanes);
+        let x = u64::from_le_bytes(w);
+        let ascii = !x & HIGH;
+        let t = x & LOW7;
+        let digit = range(t, b'0', b'9');
+        let upper = range(t, b'A', b'Z');
+        let start = (digit | upper | eq(t, b'+') | eq(t, b'(')) & ascii;
+        let word = (digit | upper | range(t, b'a', b'z') | eq(t, b'_')) & ascii;
+        starts |= pack(start) << (8 * k);
+        words |= pack(word) << (8 * k);
     }
-    t
+    (starts, words)
 }
-static STARTS: [bool; 256] = start_table();
 
 /// Street types and particles that may start a European street name.
 const STREET_WORDS: &str = "via|viale|vicolo|piazza|corso|largo|strada|contrada|borgo|calle|\
@@ -287,14 +310,16 @@ const STREET_WORDS: &str = "via|viale|vicolo|piazza|corso|largo|strada|contrada|
     van|von|der|den|am|an|im|in der|an der|rua|travessa|praça|gatan|vägen";
 
 impl Detector {
+    /// The detectors. They hold no configuration, so every detector shares one set of
+    /// automata and patterns, built on first use.
     pub(crate) fn new() -> Self {
-        let cues = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .prefilter(false)
-            .build(CUES.iter().map(|(t, _)| t))
-            .expect("built-in trigger literals are valid");
+        static SHARED: std::sync::LazyLock<Detector> = std::sync::LazyLock::new(Detector::build);
+        SHARED.clone()
+    }
+
+    fn build() -> Self {
+        let literals: Vec<&str> = CUES.iter().map(|(t, _)| *t).collect();
+        let cues = triggers::Triggers::new(&literals);
         // Unicode classes make big lazy DFAs: give them room so their states are built once
         // and kept, not rebuilt window after window.
         let re = |p: &str| {
@@ -360,6 +385,13 @@ fn is_word(c: u8) -> bool {
 /// Values that stand for a secret without being one.
 fn placeholder(v: &str) -> bool {
     let t = v.trim_matches(|c| c == '"' || c == '\'');
+    let Some(&first) = t.as_bytes().first() else {
+        return true;
+    };
+    // Most values are none of these: the first byte rules nearly all of them out.
+    if first.is_ascii_digit() || (first >= 0x80) {
+        return false;
+    }
     t.is_empty()
         || t.bytes()
             .all(|c| matches!(c, b'*' | b'x' | b'X' | b'.' | b'#' | b'-' | b'?'))
@@ -414,10 +446,10 @@ impl<'a> Scanner<'a> {
         if self.b.is_empty() {
             return;
         }
-        for m in self.det.cues.find_iter(self.text) {
-            self.cues
-                .push((m.start(), m.end(), CUES[m.pattern().as_usize()].1));
-        }
+        let cues = &mut self.cues;
+        self.det
+            .cues
+            .find(self.b, |s, e, pattern| cues.push((s, e, CUES[pattern].1)));
         // Matches come in end order; context look-ups want start order.
         self.cues.sort_unstable_by_key(|c| c.0);
         for i in 0..self.cues.len() {
@@ -726,16 +758,24 @@ impl<'a> Scanner<'a> {
         let b = self.b;
         // The local part: ASCII local characters and non-CJK letters (`Zoë`), by char.
         let mut s = at;
-        while let Some(c) = char_before(self.text, s) {
-            let ok = if c.is_ascii() {
-                c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-')
+        while s > 0 {
+            // ASCII by byte; anything else by char.
+            let (ok, len) = if b[s - 1] < 0x80 {
+                let c = b[s - 1];
+                (
+                    c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-'),
+                    1,
+                )
             } else {
-                c.is_alphabetic() && !text::is_cjk(c)
+                match char_before(self.text, s) {
+                    Some(c) => (c.is_alphabetic() && !text::is_cjk(c), c.len_utf8()),
+                    None => break,
+                }
             };
             if !ok || at - s >= 64 {
                 break;
             }
-            s -= c.len_utf8();
+            s -= len;
         }
         while s < at && b[s] == b'.' {
             s += 1;
@@ -744,23 +784,34 @@ impl<'a> Scanner<'a> {
             return;
         }
         let mut e = after;
-        while let Some(c) = text::char_at(self.text, e) {
-            let ok = if c.is_ascii() {
-                c.is_ascii_alphanumeric() || c == '-' || c == '.'
+        while e < b.len() {
+            let c = b[e];
+            if c < 0x80 {
+                if !(c.is_ascii_alphanumeric() || c == b'-' || c == b'.') {
+                    break;
+                }
+                e += 1;
             } else {
-                c.is_alphabetic() && !text::is_cjk(c)
-            };
-            if !ok {
-                break;
+                match text::char_at(self.text, e) {
+                    Some(c) if c.is_alphabetic() && !text::is_cjk(c) => e += c.len_utf8(),
+                    _ => break,
+                }
             }
-            e += c.len_utf8();
         }
         // A top-level domain is letters: `jane@corp.io2024` ends at `io`.
-        while let Some(c) = char_before(self.text, e).filter(|c| !c.is_alphabetic()) {
-            if e <= after {
-                break;
-            }
-            e -= c.len_utf8();
+        while e > after {
+            let len = if b[e - 1] < 0x80 {
+                if b[e - 1].is_ascii_alphabetic() {
+                    break;
+                }
+                1
+            } else {
+                match char_before(self.text, e) {
+                    Some(c) if !c.is_alphabetic() => c.len_utf8(),
+                    _ => break,
+                }
+            };
+            e -= len;
         }
         let Some(dot) = self.text[after..e].rfind('.').map(|d| after + d) else {
             return;
@@ -795,94 +846,108 @@ impl<'a> Scanner<'a> {
     #[inline(never)]
     fn numbers(&mut self) {
         let b = self.b;
-        let mut i = 0;
-        while i < b.len() {
-            let c = b[i];
-            if !STARTS[c as usize] {
-                i += 1;
-                continue;
-            }
-            let starts = c.is_ascii_digit()
-                || (c == b'+' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
-                || (c == b'(' && b.get(i + 1).is_some_and(u8::is_ascii_digit));
-            let prev = if i > 0 { b[i - 1] } else { b' ' };
-            if (c.is_ascii_uppercase() || c == b'1' || c == b'3')
-                && let Some(end) = self.token_at(i)
-            {
-                i = end;
-                continue;
-            }
-            // After `/` (a path segment) a plain run of digits is an id, not a phone:
-            // `/users/4155550132`.
-            let after_slash = prev == b'/';
-            if !starts || is_word(prev) || matches!(prev, b'.' | b'-' | b'#' | b'$' | b'+') {
-                i += 1;
-                if is_word(c) {
-                    while i < b.len() && is_word(b[i]) && !b[i].is_ascii_digit() {
-                        i += 1;
-                    }
+        // Candidates are start bytes not preceded by a word byte (a token never starts inside
+        // a word: `a1`, `x2f`, `ID42`). They are found 64 bytes at a time as a bit mask, with
+        // no branch per byte; each is looked at unless an earlier token already covered it.
+        let mut next = 0;
+        let mut prev_word = 0u64;
+        for (block, chunk) in b.chunks(64).enumerate() {
+            let (starts, words) = if let Ok(full) = <&[u8; 64]>::try_from(chunk) {
+                classes64(full)
+            } else {
+                let mut padded = [0u8; 64];
+                padded[..chunk.len()].copy_from_slice(chunk);
+                classes64(&padded)
+            };
+            let mut candidates = starts & !((words << 1) | prev_word);
+            prev_word = (words >> (chunk.len() - 1)) & 1;
+            while candidates != 0 {
+                let i = block * 64 + candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
+                if i >= next {
+                    next = self.number_at(i);
                 }
-                continue;
             }
-            // The compound: groups of digits separated by one of ` -./` or `(`, `)`.
-            let mut groups: [(usize, usize); 10] = [(0, 0); 10];
-            let mut n = 0;
-            let mut j = i;
-            if b[j] == b'+' || b[j] == b'(' {
+        }
+    }
+
+    /// The token at candidate `i` (a start byte after a non-word byte), pushed if it is one;
+    /// returns where the next token may start.
+    fn number_at(&mut self, i: usize) -> usize {
+        let b = self.b;
+        let c = b[i];
+        let starts = c.is_ascii_digit()
+            || (c == b'+' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+            || (c == b'(' && b.get(i + 1).is_some_and(u8::is_ascii_digit));
+        let prev = if i > 0 { b[i - 1] } else { b' ' };
+        if (c.is_ascii_uppercase() || c == b'1' || c == b'3')
+            && let Some(end) = self.token_at(i)
+        {
+            return end;
+        }
+        // After `/` (a path segment) a plain run of digits is an id, not a phone:
+        // `/users/4155550132`.
+        let after_slash = prev == b'/';
+        if !starts || matches!(prev, b'.' | b'-' | b'#' | b'$' | b'+') {
+            return i + 1;
+        }
+        // The compound: groups of digits separated by one of ` -./` or `(`, `)`.
+        let mut groups: [(usize, usize); 10] = [(0, 0); 10];
+        let mut n = 0;
+        let mut j = i;
+        if b[j] == b'+' || b[j] == b'(' {
+            j += 1;
+        }
+        loop {
+            let gs = j;
+            while j < b.len() && b[j].is_ascii_digit() {
                 j += 1;
             }
-            loop {
-                let gs = j;
-                while j < b.len() && b[j].is_ascii_digit() {
-                    j += 1;
-                }
-                if j == gs || n == groups.len() {
-                    break;
-                }
-                groups[n] = (gs, j);
-                n += 1;
-                // Separator: one of ` -./`, or `) `, `)`, ` (`.
-                let mut k = j;
-                if b.get(k) == Some(&b')') {
-                    k += 1;
-                }
-                if matches!(b.get(k), Some(b' ' | b'-' | b'.' | b'/')) {
-                    k += 1;
-                }
-                if b.get(k) == Some(&b'(') {
-                    k += 1;
-                }
-                if k == j || !b.get(k).is_some_and(u8::is_ascii_digit) {
-                    break;
-                }
-                j = k;
+            if j == gs || n == groups.len() {
+                break;
             }
-            // Try the longest prefix of groups first, then shorter ones.
-            let mut matched = None;
-            for k in (1..=n).rev() {
-                if let Some(hit) = self.classify_number(i, &groups[..k]) {
-                    matched = Some(hit);
-                    break;
-                }
+            groups[n] = (gs, j);
+            n += 1;
+            // Separator: one of ` -./`, or `) `, `)`, ` (`.
+            let mut k = j;
+            if b.get(k) == Some(&b')') {
+                k += 1;
             }
-            if after_slash && n == 1 {
-                matched = matched.map(|(end, e)| (end, e.filter(|&e| e != Entity::Phone)));
+            if matches!(b.get(k), Some(b' ' | b'-' | b'.' | b'/')) {
+                k += 1;
             }
-            match matched {
-                Some((end, Some(entity))) => {
-                    self.push(i, end, entity);
-                    i = end;
-                }
-                Some((end, None)) => i = end,
-                None => {
-                    // Skip the whole compound: its tail is not a number of its own.
-                    i = if n > 0 {
-                        groups[n - 1].1.max(i + 1)
-                    } else {
-                        i + 1
-                    };
-                }
+            if b.get(k) == Some(&b'(') {
+                k += 1;
             }
+            if k == j || !b.get(k).is_some_and(u8::is_ascii_digit) {
+                break;
+            }
+            j = k;
+        }
+        // Try the longest prefix of groups first, then shorter ones. One or two groups of
+        // fewer than seven digits in all are nothing `classify_number` knows.
+        let mut matched = None;
+        for k in (1..=n).rev() {
+            if k <= 2 && groups[..k].iter().map(|&(s, e)| e - s).sum::<usize>() < 7 {
+                break;
+            }
+            if let Some(hit) = self.classify_number(i, &groups[..k]) {
+                matched = Some(hit);
+                break;
+            }
+        }
+        if after_slash && n == 1 {
+            matched = matched.map(|(end, e)| (end, e.filter(|&e| e != Entity::Phone)));
+        }
+        match matched {
+            Some((end, Some(entity))) => {
+                self.push(i, end, entity);
+                end
+            }
+            Some((end, None)) => end,
+            // Skip the whole compound: its tail is not a number of its own.
+            None if n > 0 => groups[n - 1].1.max(i + 1),
+            None => i + 1,
         }
     }
 
@@ -940,10 +1005,10 @@ impl<'a> Scanner<'a> {
             if after == b'.' && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
                 return None;
             }
-            let octets: Vec<u32> = g
-                .iter()
-                .map(|&(s, e)| self.text[s..e].parse().unwrap_or(999))
-                .collect();
+            let mut octets = [999u32; 4];
+            for (o, &(s, e)) in octets.iter_mut().zip(g) {
+                *o = self.text[s..e].parse().unwrap_or(999);
+            }
             if lens.iter().all(|&l| l <= 3) && octets.iter().all(|&o| o <= 255) {
                 let loopback = octets[0] == 127 || octets.iter().all(|&o| o == 0);
                 // Versions: after a version word, `v`, `Chrome/`, or x.y.z.w with one-digit
@@ -1169,7 +1234,10 @@ impl<'a> Scanner<'a> {
             e -= 1;
         }
         let cand = &self.text[s..e];
-        if cand.bytes().filter(|&c| c == b':').count() < 2 {
+        // An address has `::` or seven colons (six before an embedded IPv4): times such as
+        // `10:15:30.123` are not parsed at all.
+        let colons = cand.bytes().filter(|&c| c == b':').count();
+        if colons < 2 || (colons < 6 && !cand.contains("::")) {
             return;
         }
         if let Ok(addr) = cand.parse::<Ipv6Addr>() {
@@ -1340,7 +1408,7 @@ impl<'a> Scanner<'a> {
             let class = loop {
                 let mut buf = [0u8; 48];
                 let class = keys::normalised_key(&label[from..], &mut buf)
-                    .and_then(|n| keys::classify_normalised(&buf[..n]));
+                    .and_then(|n| keys::classify_remembered(&buf, n));
                 match label[from..].find(' ') {
                     Some(sp) if class.is_none() => from += sp + 1,
                     _ => break class,
@@ -1380,6 +1448,41 @@ impl<'a> Scanner<'a> {
             }
             return (ks > 0 && b[ks - 1] == q && ke > ks).then_some((ks, ke));
         }
+        // Back over words, `-`, `.` and spaces, at most 40 bytes, keeping the last three words
+        // of a label (`Please confirm your Date of birth`), in one pass.
+        let mut s = e;
+        let mut spaces = 0;
+        // The letter nearest the separator: a key has one.
+        let mut letter = None;
+        while s > 0 && e - s < 40 {
+            let c = b[s - 1];
+            if c == b' ' {
+                spaces += 1;
+                if spaces == 3 {
+                    break;
+                }
+            } else if !(is_word(c) || c == b'-' || c == b'.') {
+                break;
+            } else if letter.is_none() && c.is_ascii_alphabetic() {
+                letter = Some(s - 1);
+            }
+            s -= 1;
+        }
+        if spaces == 3 && b[s] == b' ' {
+            // Two spaces in a row at the cut: leading spaces never count as word gaps.
+            return self.key_before_slow(e);
+        }
+        if spaces < 3 {
+            while s < e && b[s] == b' ' {
+                s += 1;
+            }
+        }
+        (e > s && letter.is_some_and(|l| l >= s)).then_some((s, e))
+    }
+
+    /// [`Scanner::key_before`]'s label for an unquoted key ending at `e`, step by step.
+    fn key_before_slow(&self, e: usize) -> Option<(usize, usize)> {
+        let b = self.b;
         let mut s = e;
         while s > 0 && e - s < 40 && (is_word(b[s - 1]) || matches!(b[s - 1], b'-' | b'.' | b' ')) {
             s -= 1;
@@ -1387,7 +1490,6 @@ impl<'a> Scanner<'a> {
         while s < e && b[s] == b' ' {
             s += 1;
         }
-        // Keep the last three words of a label (`Please confirm your Date of birth`).
         let mut spaces = 0;
         let mut k = e;
         while k > s {
@@ -1553,27 +1655,32 @@ impl<'a> Scanner<'a> {
     /// CSV-like rows under a header line whose column names are keys.
     #[inline(never)]
     fn csv(&mut self) {
-        let text = self.text;
-        let mut lines = text.split_inclusive('\n').scan(0usize, |off, l| {
-            let s = *off;
-            *off += l.len();
-            Some((s, l.trim_end_matches(['\n', '\r'])))
-        });
+        let b = self.b;
         let mut header: Option<(u8, Vec<Option<KeyClass>>)> = None;
-        for (off, line) in &mut lines {
+        // One buffer for the cells of every line.
+        let mut cells: Vec<(usize, usize)> = Vec::new();
+        let mut off = 0;
+        while off < b.len() {
+            let nl = memchr::memchr(b'\n', &b[off..]).map_or(b.len(), |p| off + p);
+            let next = nl + 1;
+            let mut end = nl;
+            while end > off && b[end - 1] == b'\r' {
+                end -= 1;
+            }
+            let line = &self.text[off..end];
+            let line_off = off;
+            off = next;
             if let Some((delim, cols)) = &header {
-                let cells = split_cells(line, *delim);
-                if cells.len() != cols.len() {
-                    header = None;
-                } else {
-                    let cols = cols.clone();
-                    for ((cs, ce), class) in cells.into_iter().zip(cols) {
-                        if let Some(class) = class {
-                            self.whole_value(class, off + cs, off + ce, true);
+                split_cells(line, *delim, &mut cells);
+                if cells.len() == cols.len() {
+                    for (&(cs, ce), class) in cells.iter().zip(cols) {
+                        if let Some(class) = *class {
+                            self.whole_value(class, line_off + cs, line_off + ce, true);
                         }
                     }
                     continue;
                 }
+                header = None;
             }
             // A header is names and delimiters only: most lines fail on their first bytes.
             if line.len() > 400
@@ -1585,7 +1692,11 @@ impl<'a> Scanner<'a> {
                 continue;
             }
             for delim in [b',', b';', b'|', b'\t'] {
-                let cells = split_cells(line, delim);
+                // Three cells need two delimiters (quotes only ever merge cells).
+                if memchr::memchr_iter(delim, line.as_bytes()).nth(1).is_none() {
+                    continue;
+                }
+                split_cells(line, delim, &mut cells);
                 if cells.len() < 3 {
                     continue;
                 }
@@ -1682,10 +1793,11 @@ fn contains_mask(v: &str) -> bool {
     })
 }
 
-/// Cells of a delimited line, honouring double quotes: byte ranges without the quotes.
-fn split_cells(line: &str, delim: u8) -> Vec<(usize, usize)> {
+/// Cells of a delimited line, honouring double quotes: byte ranges without the quotes, into
+/// `out` (cleared first).
+fn split_cells(line: &str, delim: u8, out: &mut Vec<(usize, usize)>) {
     let b = line.as_bytes();
-    let mut out = Vec::new();
+    out.clear();
     let mut i = 0;
     loop {
         if b.get(i) == Some(&b'"') {
@@ -1708,7 +1820,6 @@ fn split_cells(line: &str, delim: u8) -> Vec<(usize, usize)> {
         }
         i += 1;
     }
-    out
 }
 
 /// Sorts spans and resolves overlaps: the higher-ranked entity wins, then the longer span. A

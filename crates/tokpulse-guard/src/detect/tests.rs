@@ -360,3 +360,18 @@ fn names_right_after_a_cue_that_ends_in_a_space() {
     none_of("Dearborn Station opened", Entity::Person);
     none_of("the customer Support team", Entity::Person);
 }
+
+#[test]
+fn byte_classes_in_bulk_match_byte_by_byte() {
+    let start = |c: u8| c.is_ascii_digit() || c.is_ascii_uppercase() || c == b'+' || c == b'(';
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    // Every byte value at every position.
+    for shift in 0..=255u8 {
+        let chunk: [u8; 64] = std::array::from_fn(|k| (k as u8).wrapping_add(shift));
+        let (starts, words) = classes64(&chunk);
+        for (k, &c) in chunk.iter().enumerate() {
+            assert_eq!(starts >> k & 1 == 1, start(c), "start {c:#x} at {k}");
+            assert_eq!(words >> k & 1 == 1, word(c), "word {c:#x} at {k}");
+        }
+    }
+}

@@ -27,190 +27,192 @@ fn is_uncased_letter(c: char) -> bool {
 }
 
 /// Words that look like capitalised names but start sentences or labels.
+/// Sorted by bytes (a test checks), for [`in_sorted`].
 const NOT_NAMES: &[&str] = &[
-    "The",
-    "This",
-    "That",
-    "Please",
-    "Thanks",
-    "Thank",
-    "Hello",
-    "Hi",
-    "Dear",
-    "Regards",
-    "Best",
-    "Order",
-    "Ticket",
-    "Customer",
-    "Subject",
-    "From",
-    "To",
-    "Date",
-    "Phone",
-    "Email",
-    "Address",
-    "Name",
+    "Accept",
     "Account",
-    "Card",
-    "Support",
-    "Team",
-    "Error",
-    "Warning",
-    "Info",
-    "Invoice",
-    "Payment",
-    "Refund",
-    "User",
+    "Address",
     "Admin",
-    "Internal",
-    "Server",
-    "Request",
-    "Response",
-    "Priority",
+    "Agent",
+    "And",
+    "Api",
+    "April",
+    "Apt",
+    "Are",
+    "Attached",
+    "August",
+    "Avenue",
+    "Basic",
+    "Bcc",
+    "Bearer",
+    "Best",
+    "Billing",
+    "Bonjour",
+    "Buenos",
+    "Build",
+    "Buongiorno",
+    "But",
+    "Calle",
+    "Can",
+    "Card",
+    "Cc",
     "Channel",
+    "Chinese",
+    "Ciao",
+    "Client",
+    "Connection",
+    "Content",
+    "Contract",
+    "Could",
     "Created",
-    "Status",
+    "Customer",
+    "Danke",
+    "Date",
+    "Dear",
+    "December",
+    "Delete",
+    "Device",
+    "Director",
+    "Dr",
+    "Draft",
+    "Email",
+    "Engineer",
+    "English",
+    "Error",
+    "Eu",
+    "Extract",
+    "February",
+    "French",
+    "Friday",
+    "From",
+    "Fwd",
+    "German",
+    "Get",
+    "Gracias",
+    "Grazie",
+    "Guten",
+    "Hallo",
+    "Hello",
+    "Here",
+    "Hi",
+    "Hola",
+    "Host",
+    "How",
+    "I",
+    "Ich",
+    "If",
+    "Info",
+    "Insurance",
+    "Internal",
+    "Invoice",
+    "Io",
+    "Is",
+    "It",
+    "Italian",
+    "January",
+    "Japanese",
+    "Je",
+    "July",
+    "June",
+    "Key",
+    "Madam",
+    "Manager",
+    "March",
+    "May",
+    "Member",
+    "Merci",
+    "Monday",
     "Mr",
     "Mrs",
     "Ms",
-    "Dr",
-    "Sir",
-    "Madam",
-    "Your",
     "My",
-    "Our",
-    "We",
-    "I",
-    "It",
-    "Is",
-    "Are",
-    "Not",
+    "Name",
+    "New",
     "No",
-    "Yes",
-    "And",
+    "Not",
+    "November",
+    "Obrigado",
+    "October",
+    "Office",
+    "Old",
+    "Olá",
     "Or",
-    "But",
-    "If",
+    "Order",
+    "Our",
+    "Password",
+    "Patient",
+    "Payment",
+    "Phone",
+    "Please",
+    "Post",
+    "Priority",
+    "Put",
+    "Re",
+    "Refund",
+    "Regards",
+    "Reply",
+    "Request",
+    "Response",
+    "Road",
+    "Rue",
+    "Russian",
+    "Sales",
+    "Saturday",
+    "Secret",
+    "Sent",
+    "September",
+    "Server",
+    "Set",
+    "Should",
+    "Sir",
+    "Spanish",
+    "Status",
+    "Steps",
+    "Street",
+    "Subject",
+    "Suite",
+    "Summarize",
+    "Sunday",
+    "Support",
+    "Team",
+    "Thank",
+    "Thanks",
+    "That",
+    "The",
+    "There",
+    "This",
+    "Thursday",
+    "Ticket",
+    "To",
+    "Token",
+    "Translate",
+    "Tuesday",
+    "Type",
+    "User",
+    "Via",
+    "Visit",
+    "Warning",
+    "We",
+    "Wednesday",
+    "What",
     "When",
     "Where",
-    "What",
     "Who",
-    "How",
     "Why",
-    "Can",
-    "Could",
-    "Would",
     "Will",
-    "Should",
-    "Here",
-    "There",
-    "Re",
-    "Fwd",
-    "Cc",
-    "Bcc",
-    "Ich",
-    "Je",
-    "Yo",
-    "Io",
-    "Eu",
-    "Hola",
-    "Bonjour",
-    "Hallo",
-    "Ciao",
-    "Olá",
-    "Guten",
-    "Buenos",
-    "Buongiorno",
-    "Merci",
-    "Danke",
-    "Gracias",
-    "Grazie",
-    "Obrigado",
-    "Patient",
-    "Visit",
-    "Insurance",
-    "Member",
-    "Device",
-    "Steps",
-    "Build",
-    "Via",
-    "Calle",
-    "Rue",
-    "Street",
-    "Avenue",
-    "Road",
-    "Apt",
-    "Suite",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-    "New",
-    "Old",
-    "Get",
-    "Set",
-    "Post",
-    "Put",
-    "Delete",
-    "Bearer",
-    "Basic",
-    "Token",
-    "Content",
-    "Type",
-    "Host",
-    "Accept",
-    "Agent",
-    "Connection",
-    "Api",
-    "Key",
-    "Secret",
-    "Password",
-    "Translate",
-    "Summarize",
-    "Extract",
-    "Reply",
+    "Would",
     "Write",
-    "Draft",
-    "English",
-    "German",
-    "French",
-    "Spanish",
-    "Chinese",
-    "Japanese",
-    "Russian",
-    "Italian",
-    "Attached",
-    "Sent",
-    "Client",
-    "Contract",
-    "Office",
-    "Manager",
-    "Director",
-    "Engineer",
-    "Sales",
-    "Billing",
+    "Yes",
+    "Yo",
+    "Your",
 ];
 
 /// Words that end a name rather than continue it.
+/// Sorted by bytes (a test checks), for [`in_sorted`].
 const NOT_LAST_NAMES: &[&str] = &[
-    "Team", "Support", "Inc", "Ltd", "GmbH", "LLC", "Corp", "The", "From", "To", "Subject", "Date",
-    "Phone", "Email", "Address", "Thanks", "Regards", "Please", "Hi", "Hello", "Dear", "Customer",
-    "Order", "Ticket", "Date", "DOB", "SSN", "Patient", "Street", "Avenue", "Road",
+    "Address", "Avenue", "Corp", "Customer", "DOB", "Date", "Dear", "Email", "From", "GmbH",
+    "Hello", "Hi", "Inc", "LLC", "Ltd", "Order", "Patient", "Phone", "Please", "Regards", "Road",
+    "SSN", "Street", "Subject", "Support", "Team", "Thanks", "The", "Ticket", "To",
 ];
 
 /// Common given names (several languages, ASCII spellings): a capitalised word after one of
@@ -372,7 +374,46 @@ const GIVEN_NAMES: &[&str] = &[
 
 /// Whether `w` is one of [`GIVEN_NAMES`].
 pub(crate) fn is_given_name(w: &str) -> bool {
-    GIVEN_NAMES.binary_search(&w).is_ok()
+    // First a bit per (first letter, length) that some name has: most capitalised words
+    // are ruled out without a search.
+    let b = w.as_bytes();
+    let plausible = match b.first() {
+        Some(&c @ b'A'..=b'Z') => {
+            b.len() < 32 && GIVEN_SHAPES[usize::from(c - b'A')] & (1 << b.len()) != 0
+        }
+        _ => false,
+    };
+    plausible && in_sorted(GIVEN_NAMES, w)
+}
+
+/// For each capital `A`..`Z`, bit `n` is set when a name of [`GIVEN_NAMES`] of `n` bytes
+/// starts with it.
+static GIVEN_SHAPES: [u32; 26] = {
+    let mut t = [0u32; 26];
+    let mut i = 0;
+    while i < GIVEN_NAMES.len() {
+        let n = GIVEN_NAMES[i].as_bytes();
+        if n[0].is_ascii_uppercase() && n.len() < 32 {
+            t[(n[0] - b'A') as usize] |= 1 << n.len();
+        }
+        i += 1;
+    }
+    t
+};
+
+/// Whether `w` is in `list` (sorted by bytes): the entries with `w`'s first byte are found by
+/// a binary search on that byte alone, then compared by length first. No call per entry.
+fn in_sorted(list: &[&str], w: &str) -> bool {
+    let w = w.as_bytes();
+    let Some(&first) = w.first() else {
+        return false;
+    };
+    let from = list.partition_point(|e| e.as_bytes()[0] < first);
+    list[from..]
+        .iter()
+        .map(|e| e.as_bytes())
+        .take_while(|e| e[0] == first)
+        .any(|e| e.len() == w.len() && e.iter().zip(w).all(|(a, b)| a == b))
 }
 
 /// Particles that may sit between name words (`Ludwig van Beethoven`, `María de la Cruz`).
@@ -462,7 +503,7 @@ pub(crate) fn name_at_ctx(text: &str, i: usize, strict: bool) -> Option<(usize, 
         return (words >= 2).then_some((s, end));
     }
     let first_end = cased_word(text, s)?;
-    if strict && NOT_NAMES.contains(&&text[s..first_end]) {
+    if strict && in_sorted(NOT_NAMES, &text[s..first_end]) {
         return None;
     }
     let mut end = first_end;
@@ -481,7 +522,7 @@ pub(crate) fn name_at_ctx(text: &str, i: usize, strict: bool) -> Option<(usize, 
             continue;
         }
         if let Some(e) = cased_word(text, w) {
-            if NOT_LAST_NAMES.contains(&&text[w..e]) {
+            if in_sorted(NOT_LAST_NAMES, &text[w..e]) {
                 break;
             }
             end = e;
@@ -836,6 +877,19 @@ mod tests {
         assert_eq!(name("checkout-service"), None);
         assert_eq!(name("Customer Support"), None);
         assert_eq!(name("आरव शर्मा here"), Some("आरव शर्मा"));
+    }
+
+    #[test]
+    fn word_lists_are_sorted_for_lookup() {
+        for list in [GIVEN_NAMES, NOT_NAMES, NOT_LAST_NAMES] {
+            assert!(
+                list.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()),
+                "{list:?}"
+            );
+            assert!(list.iter().all(|w| in_sorted(list, w)));
+        }
+        assert!(is_given_name("Maria") && !is_given_name("Mari") && !is_given_name("Marias"));
+        assert!(!in_sorted(NOT_NAMES, "") && !in_sorted(NOT_NAMES, "Zed"));
     }
 
     #[test]
