@@ -68,6 +68,10 @@ impl QuietHours {
         for s in &self.sinks {
             if !crate::routing::SINKS.contains(&s.as_str()) {
                 problems.push(format!("routing.quiet_hours.sinks: unknown sink {s:?}"));
+            } else if s == "github" || s == "outbox" {
+                problems.push(format!(
+                    "routing.quiet_hours.sinks: {s:?} keeps no quiet hours (issues and the outbox are written whatever the hour)"
+                ));
             }
         }
         problems
@@ -204,9 +208,9 @@ mod tests {
             None
         );
         let bad: QuietHours = toml::from_str(
-            "start = \"25:00\"\nend = \"7\"\ntz = \"Mars/Olympus\"\nsinks = [\"pager\"]\n",
+            "start = \"25:00\"\nend = \"7\"\ntz = \"Mars/Olympus\"\nsinks = [\"pager\", \"github\"]\n",
         )
         .unwrap();
-        assert_eq!(bad.validate().len(), 4, "{:?}", bad.validate());
+        assert_eq!(bad.validate().len(), 5, "{:?}", bad.validate());
     }
 }
