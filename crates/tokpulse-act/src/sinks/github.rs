@@ -152,25 +152,12 @@ impl GithubIssues {
 
     /// The issue carrying `marker`, if any.
     async fn find(&self, marker: &str) -> Result<Option<Issue>, DeliveryError> {
-        for page in 1..=MAX_PAGES {
-            let path = self.path(&format!(
-                "/issues?state=all&labels=tokpulse&per_page=100&page={page}"
-            ));
-            let issues: Vec<Issue> = serde_json::from_value(
-                self.call(Method::GET, &path, None).await?,
-            )
-            .map_err(|e| DeliveryError::retryable(format!("GET {path}: unexpected shape: {e}")))?;
-            let done = issues.len() < 100;
-            if let Some(found) = issues.into_iter().find(|i| {
+        let path = self.path("/issues?state=all&labels=tokpulse");
+        self.api
+            .find_in_pages(&path, MAX_PAGES, |i: &Issue| {
                 i.pull_request.is_none() && i.body.as_deref().is_some_and(|b| b.contains(marker))
-            }) {
-                return Ok(Some(found));
-            }
-            if done {
-                break;
-            }
-        }
-        Ok(None)
+            })
+            .await
     }
 
     async fn create(&self, payload: &ActionPayload) -> Result<Issue, DeliveryError> {
@@ -203,15 +190,14 @@ impl GithubIssues {
         note: &str,
         marker: &str,
     ) -> Result<(), DeliveryError> {
-        let path = self.path(&format!("/issues/{}/comments?per_page=100", issue.number));
-        let comments: Vec<Comment> =
-            serde_json::from_value(self.call(Method::GET, &path, None).await?).map_err(|e| {
-                DeliveryError::retryable(format!("GET {path}: unexpected shape: {e}"))
-            })?;
-        if comments
-            .iter()
-            .any(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)))
-        {
+        let path = self.path(&format!("/issues/{}/comments", issue.number));
+        let posted = self
+            .api
+            .find_in_pages(&path, MAX_PAGES, |c: &Comment| {
+                c.body.as_deref().is_some_and(|b| b.contains(marker))
+            })
+            .await?;
+        if posted.is_some() {
             return Ok(());
         }
         let body = json!({ "body": format!("{note}\n\n{marker}") });

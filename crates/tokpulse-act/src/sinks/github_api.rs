@@ -178,6 +178,32 @@ impl GithubApi {
         self.outcome(who, &method, path, answer)
     }
 
+    /// The first item of a paginated list that `pick` accepts: `path` (with or without a
+    /// query) is read 100 items a page, at most `max_pages` pages, until a short page.
+    pub async fn find_in_pages<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        max_pages: u32,
+        pick: impl Fn(&T) -> bool,
+    ) -> Result<Option<T>, DeliveryError> {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        for page in 1..=max_pages {
+            let path = format!("{path}{sep}per_page=100&page={page}");
+            let items: Vec<T> = serde_json::from_value(self.call(Method::GET, &path, None).await?)
+                .map_err(|e| {
+                    DeliveryError::retryable(format!("GET {path}: unexpected shape: {e}"))
+                })?;
+            let done = items.len() < 100;
+            if let Some(found) = items.into_iter().find(|i| pick(i)) {
+                return Ok(Some(found));
+            }
+            if done {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
     /// A `GET` that may find nothing: `None` for 404 and 410.
     pub async fn get_optional(&self, path: &str) -> Result<Option<Value>, DeliveryError> {
         self.call_optional(Method::GET, path, None).await

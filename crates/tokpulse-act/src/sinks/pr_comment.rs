@@ -194,30 +194,18 @@ impl GithubPrComments {
             }
         }
         let marker = comment_marker(kind);
-        for page in 1..=MAX_PAGES {
-            let path = self
-                .api
-                .repo_path(&format!("/issues/{pr}/comments?per_page=100&page={page}"));
-            let comments: Vec<Comment> = serde_json::from_value(
-                self.api.call(Method::GET, &path, None).await?,
-            )
-            .map_err(|e| DeliveryError::retryable(format!("GET {path}: unexpected shape: {e}")))?;
-            let done = comments.len() < 100;
-            if let Some(c) = comments
-                .into_iter()
-                .find(|c| c.body.as_deref().is_some_and(|b| b.contains(&marker)))
-            {
-                return Ok(Some(Known {
-                    id: c.id,
-                    body: c.body,
-                    html_url: c.html_url,
-                }));
-            }
-            if done {
-                break;
-            }
-        }
-        Ok(None)
+        let path = self.api.repo_path(&format!("/issues/{pr}/comments"));
+        let found = self
+            .api
+            .find_in_pages(&path, MAX_PAGES, |c: &Comment| {
+                c.body.as_deref().is_some_and(|b| b.contains(&marker))
+            })
+            .await?;
+        Ok(found.map(|c| Known {
+            id: c.id,
+            body: c.body,
+            html_url: c.html_url,
+        }))
     }
 
     async fn write(

@@ -432,3 +432,31 @@ fn our_graphql_operations_only_name_what_githubs_schema_has() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_marker_search_reads_past_the_first_page() {
+    let gh = FakeGithub::start("acme", "shop", TOKEN).await;
+    let s = GithubIssues::new(api(&gh, TOKEN, "acme/shop"));
+    let opens: Vec<NewAction> = (0..120)
+        .map(|i| {
+            let f = stored(&format!("GET /r{i}"), FindingStatus::Open, 1);
+            plan_for_change(FindingChange::New { id: i }, &f, &["github"], t0()).remove(0)
+        })
+        .collect();
+    for (i, a) in opens.iter().enumerate() {
+        s.deliver(&row(i as i64 + 1, a)).await.unwrap();
+    }
+    // The oldest issue is on the second page (newest first); a fresh sink still finds it.
+    let fresh = GithubIssues::new(api(&gh, TOKEN, "acme/shop"));
+    let before = gh.calls().len();
+    let d = fresh.deliver(&row(500, &opens[0])).await.unwrap();
+    assert!(d.external_ref.ends_with("/issues/1"), "{d:?}");
+    assert_eq!(gh.issues().len(), 120);
+    let pages: Vec<String> = gh.calls()[before..]
+        .iter()
+        .filter(|c| c.method == "GET" && c.path == "/repos/acme/shop/issues")
+        .map(|c| format!("{:?}", c.query))
+        .collect();
+    assert_eq!(pages.len(), 2, "{pages:?}");
+    assert!(pages[1].contains("\"page\", \"2\""), "{pages:?}");
+}
