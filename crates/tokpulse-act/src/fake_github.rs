@@ -244,6 +244,13 @@ impl FakeGithub {
         self.inner().skew += by;
     }
 
+    /// Revokes every installation token minted so far (as uninstalling and reinstalling does).
+    pub fn revoke_tokens(&self) {
+        for t in self.inner().tokens.iter_mut() {
+            t.1 = chrono::DateTime::<chrono::Utc>::MIN_UTC;
+        }
+    }
+
     /// Installation tokens minted so far.
     pub fn tokens_minted(&self) -> usize {
         self.inner().tokens.len()

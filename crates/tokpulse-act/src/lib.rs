@@ -6,8 +6,12 @@
 //! - The router, [`plan_for_change`] and [`plan_for_resolution`], decides what to queue when a
 //!   finding is new, reopened or resolved: one [`NewAction`](tokpulse_store::NewAction) per
 //!   sink, with an idempotency key that makes planning the same event twice harmless.
-//! - A [`Sink`] delivers one action per call and never retries; [`Outbox`] is the first one
-//!   (Markdown issues and a JSON-lines log in a folder).
+//! - A [`Sink`] delivers one action per call and never retries: [`Outbox`] (Markdown issues and
+//!   a JSON-lines log in a folder), [`GithubIssues`], [`GithubPrComments`] (one sticky comment
+//!   per pull request and kind), [`GithubDiscussions`] (GraphQL) and [`Slack`]. The GitHub ones
+//!   share a [`GithubApi`], authenticated with a token or as a GitHub App ([`AppTokens`]).
+//! - [`Routing`] picks the sinks by kind and severity; [`Quiet`] holds a sink's actions during
+//!   [`QuietHours`]; [`send_test`] is `tokpulse actions test`.
 //! - [`deliver_due`] is the queue's worker: it gives each due action to its sink and records
 //!   the outcome, with exponential backoff and jitter ([`retry_delay`]) for retryable failures
 //!   and parking for permanent ones.

@@ -251,6 +251,13 @@ async fn a_github_app_mints_installation_tokens_and_refreshes_them_before_they_e
     assert_eq!(tokens.minted(), 2);
     assert_eq!(gh.issues()[0].state, "closed");
 
+    // A revoked token is refused: the delivery is retried, with a new token.
+    gh.revoke_tokens();
+    let e = s.deliver(&row(1, &open)).await.unwrap_err();
+    assert!(e.is_retryable(), "{e}");
+    s.deliver(&row(1, &open)).await.unwrap();
+    assert_eq!(tokens.minted(), 3);
+
     // A JWT signed with another key is refused, for good.
     let other = include_bytes!("../fixtures/github-app-other-key.pem");
     let (_, wrong) = app_api(&gh, other, &offset);
