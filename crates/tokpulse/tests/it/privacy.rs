@@ -625,3 +625,24 @@ async fn privacy_requests_with_bad_bodies_say_what_is_wrong() {
     );
     assert!(s.store.privacy_requests(10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn privacy_requests_need_the_hashing_key_on_the_server() {
+    let s = crate::common::TestServer::sqlite(tokpulse::config::Config::default()).await;
+    let (status, v) = call(
+        &s,
+        "/v1/privacy/forget",
+        &s.keys.service,
+        Some(r#"{"email": "jane@corp.io"}"#),
+    )
+    .await;
+    assert_eq!(status, 503, "{v}");
+    assert_eq!(v["error"], "not_configured");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("TOKPULSE_GUARD_HMAC_SECRET"),
+        "{v}"
+    );
+}
