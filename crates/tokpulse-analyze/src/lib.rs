@@ -20,6 +20,9 @@
 //! - [`ci`]: CI failure patterns over GitHub Actions jobs: a job failing more than 3 times in a
 //!   row on a branch, flaky jobs (failed and passed on one commit), one finding per root cause
 //!   (failure-message template) across jobs.
+//! - [`deploy`]: deploy regressions (per route, after vs before a deploy, Mann–Whitney U on
+//!   latencies and a two-proportion test on errors, with effect-size thresholds) and
+//!   [`deploy::gather_by_deploy`], which folds the alerts that follow a deploy into its finding.
 //! - [`templates`]: a Drain-style log template miner (numbers, ids, hex, UUIDs → `<*>`), the top
 //!   patterns of a window, patterns new since a deploy, and [`templates::NewErrorPatterns`].
 //!
@@ -65,6 +68,7 @@
 mod analyzers;
 pub mod anomaly;
 pub mod ci;
+pub mod deploy;
 mod quantile;
 pub mod rollup;
 pub mod templates;
