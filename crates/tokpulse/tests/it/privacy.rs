@@ -646,3 +646,53 @@ async fn privacy_requests_need_the_hashing_key_on_the_server() {
         "{v}"
     );
 }
+
+#[test]
+fn source_policies_apply_to_their_source_only() {
+    let mut t = TestCommand::new();
+    std::fs::write(
+        t.path().join("tokpulse.toml"),
+        "[guard.sources.logs.entities]\nEMAIL = \"hash\"\n\
+         [guard.sources.performance.fields]\n\"attributes.user.email\" = \"allow\"\n",
+    )
+    .expect("write config");
+    t.env
+        .push(("TOKPULSE_GUARD_HMAC_SECRET".into(), KEY.into()));
+    ingest(
+        &t,
+        "logs",
+        "logs.ndjson",
+        &[log("l1", 1, "hi jane@corp.io")],
+        0,
+    );
+    ingest(
+        &t,
+        "performance",
+        "requests.ndjson",
+        &[request("r1", 1, "jane@corp.io")],
+        0,
+    );
+    let (out, _) = t.expect(&["privacy", "report", "--format", "json"], 0);
+    let v = json_of(&out);
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), 1, "{out}");
+    assert_eq!(
+        (&rows[0]["source"], &rows[0]["action"]),
+        (&serde_json::json!("logs"), &serde_json::json!("hashed"))
+    );
+    let (out, _) = t.expect(&["privacy", "export", "--email", "jane@corp.io"], 0);
+    let v = json_of(&out);
+    assert_eq!(v["tables"]["application_logs"][0]["record_id"], "l1");
+    assert_eq!(v["tables"]["performance_metrics"], serde_json::json!([]));
+    // An unknown source is refused with the valid ones.
+    std::fs::write(
+        t.path().join("tokpulse.toml"),
+        "[guard.sources.requests.entities]\nEMAIL = \"mask\"\n",
+    )
+    .expect("write config");
+    let (_, err) = t.expect(&["privacy", "report"], 2);
+    assert!(
+        err.contains("guard.sources.requests: unknown source; expected one of performance, ai-usage, logs, deploys"),
+        "{err}"
+    );
+}
