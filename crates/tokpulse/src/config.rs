@@ -844,6 +844,48 @@ mod tests {
     }
 
     #[test]
+    fn a_github_app_needs_its_variables_named() {
+        let e = parse(
+            "t.toml",
+            "[github]\nenabled = true\nrepo = \"acme/shop\"\nauth = \"app\"\napp_id_env = \"\"\ninstallation_id = 0\n",
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.problems,
+            [
+                "github.app_id_env: must name an environment variable",
+                "github.installation_id: must be > 0, got 0"
+            ],
+            "{e}"
+        );
+        let c = parse(
+            "t.toml",
+            "[github]\nenabled = true\nrepo = \"acme/shop\"\nauth = \"app\"\ninstallation_id = 42\n",
+            &env(&[]),
+        )
+        .unwrap();
+        assert_eq!(c.github.installation_id, Some(42));
+        // The key comes from the environment: missing, the error says where to put it.
+        let e = crate::app::sinks(&c, &env(&[("TOKPULSE_GITHUB_APP_ID", "1")]))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("TOKPULSE_GITHUB_APP_PRIVATE_KEY"), "{e}");
+        let e = crate::app::sinks(
+            &c,
+            &env(&[
+                ("TOKPULSE_GITHUB_APP_ID", "1"),
+                ("TOKPULSE_GITHUB_APP_PRIVATE_KEY", "not a key"),
+            ]),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("not an RSA key in PEM"), "{e}");
+    }
+
+    #[test]
     fn github_needs_a_repo_when_enabled() {
         let e = parse(
             "t.toml",
