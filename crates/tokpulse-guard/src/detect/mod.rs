@@ -421,8 +421,8 @@ impl<'a> Scanner<'a> {
             det: &det.inner,
             text,
             b: text.as_bytes(),
-            cues: Vec::new(),
-            spans: Vec::new(),
+            cues: Vec::with_capacity(16),
+            spans: Vec::with_capacity(8),
             v6_until: 0,
         }
     }
@@ -459,7 +459,12 @@ impl<'a> Scanner<'a> {
         self.numbers();
         self.addresses();
         self.key_values();
-        if memchr::memchr(b'\n', self.b).is_some() {
+        // A header and one row of three cells or more hold four delimiters of one kind.
+        if memchr::memchr(b'\n', self.b).is_some()
+            && [b',', b';', b'|', b'\t']
+                .iter()
+                .any(|&d| memchr::memchr_iter(d, self.b).nth(3).is_some())
+        {
             self.csv();
         }
     }
@@ -1341,8 +1346,14 @@ impl<'a> Scanner<'a> {
             } else {
                 // GB: `, City Name G5 7XL` within a few words.
                 let lim = (i + 48).min(b.len());
-                if let Some(k) = (i..lim)
-                    .find(|&k| b[k - 1] == b' ' && up(k) && (dg(k + 1) || (up(k + 1) && dg(k + 2))))
+                // Its postcode has a digit one or two bytes in: no digit, no postcode.
+                let digit_near = b[(i + 1).min(b.len())..(lim + 2).min(b.len())]
+                    .iter()
+                    .any(u8::is_ascii_digit);
+                if digit_near
+                    && let Some(k) = (i..lim).find(|&k| {
+                        b[k - 1] == b' ' && up(k) && (dg(k + 1) || (up(k + 1) && dg(k + 2)))
+                    })
                 {
                     let mut q = k + 1;
                     while q < k + 4 && (up(q) || dg(q)) {

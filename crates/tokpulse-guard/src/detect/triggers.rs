@@ -74,7 +74,7 @@ impl Triggers {
             dense[i] = n;
         }
         let id = |i: usize| u32::try_from(dense[i] * stride).expect("the table fits in u32");
-        let mut trans = vec![0u32; states.len() * stride];
+        let mut trans = vec![0u32; (states.len() * stride).next_power_of_two()];
         let mut representative = vec![0u8; stride];
         for byte in 0..=255u8 {
             representative[usize::from(classes[usize::from(byte)])] = byte;
@@ -110,13 +110,18 @@ impl Triggers {
     /// Calls `found(start, end, pattern)` for each match, in order.
     #[inline]
     pub(crate) fn find(&self, hay: &[u8], mut found: impl FnMut(usize, usize, usize)) {
-        let mut s = self.start;
+        // The table's length is a power of two: a masked index needs no bounds check.
+        let mask = self.trans.len() - 1;
+        let trans = &self.trans[..=mask];
+        let classes = &self.classes;
+        let mut s = self.start as usize;
+        let first_match = self.first_match as usize;
         for (at, &byte) in hay.iter().enumerate() {
-            s = self.trans[s as usize + usize::from(self.classes[usize::from(byte)])];
-            if s >= self.first_match {
-                let (pid, len) = self.matches[(s - self.first_match) as usize / self.stride];
+            s = trans[(s + usize::from(classes[usize::from(byte)])) & mask] as usize;
+            if s >= first_match {
+                let (pid, len) = self.matches[(s - first_match) / self.stride];
                 found(at + 1 - len as usize, at + 1, pid as usize);
-                s = self.start;
+                s = self.start as usize;
             }
         }
     }
