@@ -51,8 +51,8 @@ pub struct TableOutcome {
     pub anonymised: u64,
 }
 
-/// What [`Store::forget_subject`](crate::Store::forget_subject) did, per table, in
-/// [`SUBJECT_TABLES`] order.
+/// What [`Store::forget_subject`](crate::Store::forget_subject) did, per table searched
+/// (telemetry tables, embeddings, findings, actions: always the same tables in the same order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForgetOutcome {
     /// One entry per table searched.

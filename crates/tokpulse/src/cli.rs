@@ -302,9 +302,9 @@ pub enum PrivacyCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
-    /// Erase a person: delete every stored row that holds their hash token, replace it by
-    /// [FORGOTTEN] in findings and actions, and print a receipt. Needs
-    /// TOKPULSE_GUARD_HMAC_SECRET and a "hash" policy for the type.
+    /// Erase a person: delete every stored row that holds their hash token, anonymise it in
+    /// findings and actions, and print a receipt. Needs TOKPULSE_GUARD_HMAC_SECRET and a "hash"
+    /// policy for the type.
     Forget {
         /// Who.
         #[command(flatten)]
