@@ -23,6 +23,8 @@
 //! - [`deploy`]: deploy regressions (per route, after vs before a deploy, Mann–Whitney U on
 //!   latencies and a two-proportion test on errors, with effect-size thresholds) and
 //!   [`deploy::gather_by_deploy`], which folds the alerts that follow a deploy into its finding.
+//! - [`hysteresis`]: open a problem after K bad windows in a row, resolve it after M good ones,
+//!   skip windows below a minimum volume; the state is serialisable for the engine to keep.
 //! - [`templates`]: a Drain-style log template miner (numbers, ids, hex, UUIDs → `<*>`), the top
 //!   patterns of a window, patterns new since a deploy, and [`templates::NewErrorPatterns`].
 //!
@@ -69,6 +71,7 @@ mod analyzers;
 pub mod anomaly;
 pub mod ci;
 pub mod deploy;
+pub mod hysteresis;
 mod quantile;
 pub mod rollup;
 pub mod templates;
