@@ -535,10 +535,22 @@ impl Guard {
         text: &str,
         field: &str,
     ) -> Result<(Redacted, Vec<Finding>), Blocked> {
+        self.redact_with_findings_in(text, field, None)
+    }
+
+    /// [`Guard::redact_with_findings`] with the policies of `source` (`[guard.sources.<kind>]`)
+    /// as well, as for a record of that kind.
+    pub fn redact_with_findings_in(
+        &self,
+        text: &str,
+        field: &str,
+        source: Option<RecordKind>,
+    ) -> Result<(Redacted, Vec<Finding>), Blocked> {
+        let source = source.and_then(|k| self.source_policies(k));
         let spans = self.scan(text);
         let mut findings = Vec::with_capacity(spans.len());
         for s in spans {
-            let policy = self.policy(s.entity, field);
+            let policy = self.policy_in(s.entity, field, source);
             if policy == Policy::Block {
                 return Err(Blocked {
                     field: field.to_owned(),

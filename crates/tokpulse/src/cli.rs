@@ -211,6 +211,9 @@ pub struct RedactArgs {
     /// The field name that `[guard.fields]` policies see for this input.
     #[arg(long, default_value = "stdin")]
     pub field: String,
+    /// Apply the `[guard.sources.<SOURCE>]` policies too, as for records of that kind.
+    #[arg(long, value_parser = ["performance", "ai-usage", "logs", "deploys"])]
+    pub source: Option<String>,
 }
 
 /// `tokpulse bench …`

@@ -218,7 +218,9 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             seed,
             format,
         }) => crate::bench::rollups(days, per_day, routes, runs, seed, format),
-        Command::Redact(a) => crate::privacy::redact(&config, a.format, &a.field),
+        Command::Redact(a) => {
+            crate::privacy::redact(&config, a.format, &a.field, a.source.as_deref())
+        }
         Command::Cost(c) => crate::cost::run(c),
         Command::Privacy(p) => crate::privacy::run(&config, &target(), p).await,
         Command::Bench(BenchCommand::Nab {

@@ -13,7 +13,17 @@ use tokpulse_guard::{Guard, eval};
 /// `{"text": …, "spans": [{"start", "end", "type", "policy", "replacement"}]}` (byte offsets into
 /// the input line). A line the policy blocks is dropped and reported on stderr; the exit code is
 /// then 3.
-pub fn redact(config: &Config, format: OutputFormat, field: &str) -> anyhow::Result<u8> {
+pub fn redact(
+    config: &Config,
+    format: OutputFormat,
+    field: &str,
+    source: Option<&str>,
+) -> anyhow::Result<u8> {
+    let source = source.and_then(|s| {
+        tokpulse_core::RecordKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    });
     let guard = Guard::new(&config.guard);
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
@@ -33,7 +43,7 @@ pub fn redact(config: &Config, format: OutputFormat, field: &str) -> anyhow::Res
         line.push_str(&String::from_utf8_lossy(&raw));
         let newline = line.ends_with('\n');
         let text = line.trim_end_matches(['\n', '\r']);
-        match guard.redact_with_findings(text, field) {
+        match guard.redact_with_findings_in(text, field, source) {
             Ok((redacted, findings)) => match format {
                 OutputFormat::Table => {
                     out.write_all(redacted.as_str().as_bytes())?;

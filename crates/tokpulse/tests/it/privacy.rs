@@ -74,6 +74,23 @@ fn redact_json_gives_the_spans_and_policies_come_from_the_config() {
 }
 
 #[test]
+fn redact_applies_a_sources_policies_when_asked() {
+    let t = TestCommand::new();
+    std::fs::write(
+        t.path().join("tokpulse.toml"),
+        "[guard.sources.logs.entities]\nEMAIL = \"partial\"\n",
+    )
+    .expect("write config");
+    let input = "mail jane@corp.io\n";
+    let (code, out, _) = redact(&t, &["redact", "--source", "logs"], input);
+    assert_eq!((code, out.as_str()), (0, "mail j***@corp.io\n"));
+    let (_, out, _) = redact(&t, &["redact", "--source", "deploys"], input);
+    assert_eq!(out, "mail [EMAIL]\n");
+    let (_, out, _) = redact(&t, &["redact"], input);
+    assert_eq!(out, "mail [EMAIL]\n");
+}
+
+#[test]
 fn bench_privacy_scores_a_labelled_file_and_writes_predictions() {
     let t = TestCommand::new();
     let gold = t.path().join("gold.jsonl");
