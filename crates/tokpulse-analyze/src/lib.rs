@@ -17,6 +17,8 @@
 //! - [`rollup`]: per service, route and minute or hour, a mergeable latency sketch (DDSketch)
 //!   with request and error counts; p50/p95/p99 over any window from merged rollups, within
 //!   0.5% of the exact value; a compact versioned byte encoding for the store.
+//! - [`baseline`]: a robust (median, MAD) baseline, seasonal (same hour of the week) once there
+//!   is enough history, and the seed's rule: above it by more than 20% and beyond its noise.
 //! - [`changepoint`]: level shifts that persist (PELT, penalised by the series' robust noise)
 //!   and [`changepoint::LevelShifts::finding`].
 //! - [`ci`]: CI failure patterns over GitHub Actions jobs: a job failing more than 3 times in a
@@ -71,6 +73,7 @@
 
 mod analyzers;
 pub mod anomaly;
+pub mod baseline;
 pub mod changepoint;
 pub mod ci;
 pub mod deploy;
