@@ -432,14 +432,22 @@ fn cased_word(text: &str, i: usize) -> Option<usize> {
     }
     let mut end = i + first.len_utf8();
     let mut letters = 1;
+    // The chars of the word so far, and whether one is lower-case.
+    let mut chars = 1;
+    let mut lower = first.is_lowercase();
     for (off, c) in it {
         if c.is_alphabetic() && !is_cjk(c) {
             letters += 1;
             end = i + off + c.len_utf8();
+            chars += 1;
+            lower |= c.is_lowercase();
         } else if (c == '\'' || c == '-' || c == '’') && letters > 0 {
             // Only inside a word: `O'Brien`, `Jean-Luc`.
             match char_at(text, i + off + c.len_utf8()) {
-                Some(n) if n.is_alphabetic() => end = i + off + c.len_utf8(),
+                Some(n) if n.is_alphabetic() => {
+                    end = i + off + c.len_utf8();
+                    chars += 1;
+                }
                 _ => break,
             }
         } else {
@@ -447,8 +455,7 @@ fn cased_word(text: &str, i: usize) -> Option<usize> {
         }
     }
     // All-caps words longer than 3 letters are acronyms or shouting, not names.
-    let w = &text[i..end];
-    if w.chars().count() > 3 && w.chars().all(|c| !c.is_lowercase()) {
+    if chars > 3 && !lower {
         return None;
     }
     Some(end)
