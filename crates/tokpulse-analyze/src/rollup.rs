@@ -641,30 +641,28 @@ impl Merger {
         Ok(())
     }
 
-    /// Makes room for keys `lo..=hi`, folding the lowest keys into the lowest kept bin past
-    /// [`MERGER_MAX_BINS`].
+    /// Makes room for keys `lo..=hi`. The range kept is at most [`MERGER_MAX_BINS`] wide, its
+    /// top fixed by the largest key: lower keys fold into the lowest bin (as DDSketch collapses
+    /// its lowest bins), so even corrupt keys cannot make it allocate more.
     fn reserve(&mut self, lo: i32, hi: i32) {
-        if self.bins.is_empty() {
-            self.offset = lo;
-            self.bins = vec![0; (hi - lo + 1) as usize];
+        let (old_lo, old_hi) = if self.bins.is_empty() {
+            (lo, hi)
         } else {
-            if lo < self.offset {
-                let grow = (self.offset - lo) as usize;
-                self.bins.splice(0..0, std::iter::repeat_n(0, grow));
-                self.offset = lo;
-            }
-            let top = self.offset as i64 + self.bins.len() as i64 - 1;
-            if i64::from(hi) > top {
-                self.bins
-                    .resize(self.bins.len() + (i64::from(hi) - top) as usize, 0);
-            }
+            (self.offset, self.offset + self.bins.len() as i32 - 1)
+        };
+        let new_hi = i64::from(hi.max(old_hi));
+        let new_lo = i64::from(lo.min(old_lo)).max(new_hi - MERGER_MAX_BINS as i64 + 1);
+        if !self.bins.is_empty() && i64::from(old_lo) == new_lo && i64::from(old_hi) == new_hi {
+            return;
         }
-        if self.bins.len() > MERGER_MAX_BINS {
-            let cut = self.bins.len() - MERGER_MAX_BINS;
-            let folded: u64 = self.bins.drain(..cut).sum();
-            self.bins[0] += folded;
-            self.offset += cut as i32;
+        let mut bins = vec![0u64; (new_hi - new_lo + 1) as usize];
+        for (i, &c) in self.bins.iter().enumerate() {
+            let at = (i64::from(self.offset) + i as i64 - new_lo).max(0) as usize;
+            bins[at] += c;
         }
+        self.bins = bins;
+        // new_lo lies between the smallest and the largest i32 key.
+        self.offset = new_lo as i32;
     }
 
     /// Requests merged.
@@ -1028,6 +1026,22 @@ mod tests {
         let mut m = Merger::new();
         m.add(&s);
         m.add(&LatencyStats::new());
+        // Latencies spanning more than the merger's bins fold into its lowest bin, as a sketch
+        // collapses: the high quantiles stay exact to the bin.
+        let mut wide = Merger::new();
+        let mut tiny = LatencyStats::new();
+        tiny.record(1e-8, false);
+        let mut huge = LatencyStats::new();
+        for _ in 0..99 {
+            huge.record(1e300, false);
+        }
+        wide.add(&tiny);
+        wide.add(&huge);
+        assert!(wide.bins.len() <= MERGER_MAX_BINS);
+        let p99 = wide.quantile(0.99).unwrap();
+        assert!((p99 - 1e300).abs() <= 1e300 * RELATIVE_ACCURACY, "{p99}");
+        assert_eq!(wide.quantile(0.0), Some(1e-8));
+        assert_eq!(wide.bins.len(), MERGER_MAX_BINS);
         assert_eq!(m.summary(), summary);
         assert_eq!(Merger::new().summary().p95, None);
         assert_eq!(m.add_bytes(&[2]), Err(RollupError::UnknownVersion(2)));
