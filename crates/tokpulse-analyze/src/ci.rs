@@ -654,6 +654,43 @@ mod tests {
     }
 
     #[test]
+    fn githubs_own_failure_payload_four_times_is_a_finding() {
+        let path = format!(
+            "{}/../../../shared/datasets/github/webhooks/workflow_job.completed.failure.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            eprintln!("skipped: {path} is not here");
+            return;
+        };
+        let payload: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut object = payload["workflow_job"].clone();
+        object["repository"] = payload["repository"].clone();
+        let job: CiJob = serde_json::from_value(object).unwrap();
+        // The same job failing on four commits in a row, one hour apart.
+        let jobs: Vec<CiJob> = (0..4)
+            .map(|i| CiJob {
+                id: job.id + i,
+                run_id: job.run_id + i,
+                head_sha: format!("{}{i}", &job.head_sha[..39]),
+                completed_at: job.completed_at.map(|t| t + TimeDelta::hours(i as i64)),
+                ..job.clone()
+            })
+            .collect();
+        let f = CiPatterns::default().findings(&jobs, window());
+        assert_eq!(f.len(), 1, "{f:#?}");
+        assert_eq!(
+            f[0].title,
+            "CodeQL / linters failing 4 times in a row on main"
+        );
+        assert_eq!(f[0].service, "Codertocat/Hello-World");
+        assert!(
+            f[0].suggestion
+                .contains("https://github.com/octo-org/octo-repo/runs/")
+        );
+    }
+
+    #[test]
     fn settings_are_validated() {
         assert!(CiPatterns::default().validate().is_empty());
         let bad = CiPatterns {
