@@ -166,11 +166,17 @@ fn actions_retry_names_what_it_cannot_revive() {
 fn actions_test_reports_each_configured_sink() {
     let t = TestCommand::new();
     let (stdout, _) = t.expect(&["actions", "test"], 0);
-    assert!(stdout.starts_with("outbox") && stdout.contains("ok: "), "{stdout}");
+    assert!(
+        stdout.starts_with("outbox") && stdout.contains("ok: "),
+        "{stdout}"
+    );
     let issues = t.path().join("tokpulse-data/outbox/issues");
     let written = std::fs::read_dir(&issues).unwrap().next().unwrap().unwrap();
     let text = std::fs::read_to_string(written.path()).unwrap();
-    assert!(text.contains("TokPulse test message: please ignore"), "{text}");
+    assert!(
+        text.contains("TokPulse test message: please ignore"),
+        "{text}"
+    );
     let (_, stderr) = t.expect(&["actions", "test", "--sink", "slack"], 2);
     assert!(stderr.contains("configured: outbox"), "{stderr}");
 }
