@@ -1286,6 +1286,23 @@ mod tests {
         }
 
         #[test]
+        fn corrupt_bytes_are_errors_not_panics(
+            a in values(),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut bytes = stats_of(&a).to_bytes();
+            for (i, b) in &flips {
+                let i = i.index(bytes.len());
+                bytes[i] = *b;
+            }
+            let cut = cut.index(bytes.len() + 1);
+            let bytes = &bytes[..cut];
+            let _ = LatencyStats::from_bytes(bytes);
+            let _ = Merger::new().add_bytes(bytes);
+        }
+
+        #[test]
         fn bytes_round_trip(a in values()) {
             let s = stats_of(&a);
             prop_assert_eq!(LatencyStats::from_bytes(&s.to_bytes()).unwrap(), s);
