@@ -421,8 +421,8 @@ impl<'a> Scanner<'a> {
             det: &det.inner,
             text,
             b: text.as_bytes(),
-            cues: Vec::with_capacity(16),
-            spans: Vec::with_capacity(8),
+            cues: Vec::new(),
+            spans: Vec::new(),
             v6_until: 0,
         }
     }
