@@ -579,7 +579,7 @@ impl NewErrorPatterns {
             window,
             evidence: vec![
                 Evidence {
-                    metric: "messages with this pattern".into(),
+                    metric: "messages with this pattern since the deploy".into(),
                     current: p.count as f64,
                     baseline: Some(0.0),
                     threshold: Some(self.min_count as f64),
