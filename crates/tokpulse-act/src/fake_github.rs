@@ -16,7 +16,8 @@
 //! ([`FakeGithub::with_app`]) whose JWT is checked (RS256 signature with the app's public key,
 //! `iss`, `iat`, `exp` against the stand-in's clock, which tests move with
 //! [`FakeGithub::advance`]) and which mints installation tokens that expire; and the GraphQL
-//! endpoint for Discussions (`repository` with its categories or discussions, `node`,
+//! endpoint for Discussions (`repository` with its categories, its discussions or one by
+//! number, `node`,
 //! `createDiscussion`, `addDiscussionComment`), dispatched on the query's first field, with its
 //! variables checked.
 // Handlers return the error answer itself; its size does not matter in a test stand-in.
@@ -985,6 +986,21 @@ async fn graphql(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Re
                     "discussionCategories": { "nodes": nodes },
                 }}}))
                 .into_response();
+            }
+            if query.contains("discussion(number") {
+                let Some(number) = vars.get("number").and_then(Value::as_u64) else {
+                    return gql_error(
+                        "INVALID",
+                        "Variable $number of type Int! was provided invalid value",
+                    );
+                };
+                let inner = s.lock();
+                let d =
+                    inner.discussions.iter().find(|d| d.number == number).map(
+                        |d| json!({ "id": d.id, "url": discussion_url(&s, d), "body": d.body }),
+                    );
+                return axum::Json(json!({ "data": { "repository": { "discussion": d } } }))
+                    .into_response();
             }
             if query.contains("discussions(") {
                 let cat = str_var("cat");

@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 mod convert;
+mod diagnosis;
 mod error;
 mod migrations;
 mod postgres;
@@ -70,6 +71,7 @@ mod sqlite;
 pub mod testing;
 mod types;
 
+pub use diagnosis::{CiBatch, ErrorLog, PendingSample, RollupRow, RollupWrite};
 pub use error::StoreError;
 pub use migrations::{EmbeddedMigration, embedded_migrations};
 pub use postgres::PgStore;
@@ -88,8 +90,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use tokpulse_core::{
-    DeployEvent, Finding, FindingStatus, RecordKind, RequestSample, StoredFinding, Timestamp,
-    Window,
+    CiJob, DeployEvent, Finding, FindingStatus, RecordKind, RequestSample, StoredFinding,
+    Timestamp, Window,
 };
 
 /// The store: every read and write the pipeline makes. Both backends pass the same
@@ -117,6 +119,58 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deployments inside `window`, oldest first.
     async fn deployments(&self, window: Window) -> Result<Vec<DeployEvent>, StoreError>;
+
+    /// Writes CI runs and jobs in one transaction, by GitHub id and `run_attempt`: one already
+    /// stored counts as a duplicate, and replaces the stored one only if it is at least as far
+    /// along (`completed` over `in_progress` over `queued`). `received` stands in for a
+    /// payload without timestamps.
+    async fn insert_ci(
+        &self,
+        batch: &CiBatch,
+        received: Timestamp,
+    ) -> Result<InsertOutcome, StoreError>;
+
+    /// CI jobs whose time (completed, else started, else created) lies inside `window`,
+    /// oldest first.
+    async fn ci_jobs(&self, window: Window) -> Result<Vec<CiJob>, StoreError>;
+
+    /// Up to `limit` requests not yet counted in the rollups, lowest row id first.
+    async fn pending_rollup_samples(&self, limit: i64) -> Result<Vec<PendingSample>, StoreError>;
+
+    /// In one transaction, marks the requests `ids` rolled up and writes `rollups`. Returns
+    /// `false` and changes nothing if another writer got there first (a request already rolled
+    /// up, or a rollup whose stored `requests` is no longer `read_requests`): read again and
+    /// retry.
+    async fn commit_rollups(
+        &self,
+        ids: &[i64],
+        rollups: &[RollupWrite],
+    ) -> Result<bool, StoreError>;
+
+    /// Stored rollups of `resolution` (`minute`, `hour`, `day`) whose bucket starts inside
+    /// `window`, optionally only those of `service`/`route` (`METHOD route`).
+    async fn rollups(
+        &self,
+        resolution: &str,
+        window: Window,
+        route: Option<(&str, &str)>,
+    ) -> Result<Vec<RollupRow>, StoreError>;
+
+    /// Error and fatal log lines inside `window`, oldest first, at most `limit`.
+    async fn error_logs(&self, window: Window, limit: i64) -> Result<Vec<ErrorLog>, StoreError>;
+
+    /// The detectors' state under keys starting with `prefix`, as JSON.
+    async fn detector_states(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
+
+    /// Writes detector state by key (`None` deletes it), in one transaction.
+    async fn put_detector_states(
+        &self,
+        states: &[(String, Option<serde_json::Value>)],
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 
     /// Records an occurrence of `finding` seen at `now`: inserts it if its fingerprint is new,
     /// otherwise updates the stored one (occurrences + 1, last seen, latest evidence), reopening

@@ -38,6 +38,11 @@ const SQLITE: &[EmbeddedMigration] = &[
         name: "privacy",
         sql: include_str!("../migrations/sqlite/0002_privacy.sql"),
     },
+    EmbeddedMigration {
+        version: 3,
+        name: "diagnosis",
+        sql: include_str!("../migrations/sqlite/0003_diagnosis.sql"),
+    },
 ];
 
 const POSTGRES: &[EmbeddedMigration] = &[
@@ -55,6 +60,11 @@ const POSTGRES: &[EmbeddedMigration] = &[
         version: 3,
         name: "privacy",
         sql: include_str!("../migrations/postgres/0003_privacy.sql"),
+    },
+    EmbeddedMigration {
+        version: 4,
+        name: "diagnosis",
+        sql: include_str!("../migrations/postgres/0004_diagnosis.sql"),
     },
 ];
 

@@ -5,10 +5,11 @@
 //!
 //! - the repository's id and the category's id are resolved once, by the category's name or
 //!   slug (`repository { id discussionCategories }`), and cached;
-//! - `open`: the discussion carrying the finding's fingerprint marker is looked for first (the
-//!   id is cached per fingerprint; otherwise the category's discussions are read, newest first,
-//!   and their bodies searched), so a restart or a lost database never opens a second one;
-//!   only then `createDiscussion`;
+//! - `open`: the discussion carrying the finding's fingerprint marker is looked for first: its
+//!   id is cached per fingerprint; after a restart its number comes from the store's delivered
+//!   actions (their `external_ref` is the discussion's URL) and one query reads it; otherwise
+//!   (a lost database) the category's discussions are read, newest first, and their bodies
+//!   searched. So no second discussion is opened; only then `createDiscussion`;
 //! - `update` / `reopen` / `resolve`: `addDiscussionComment` with the note and the action's
 //!   idempotency marker, unless a comment with that marker is already among the discussion's
 //!   latest comments.
@@ -20,7 +21,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use tokpulse_store::ActionRow;
+use tokpulse_store::{ActionRow, ActionStatus, Store, StoreError};
 
 /// Discussions are looked for in at most this many pages of 50.
 const MAX_PAGES: u32 = 10;
@@ -35,6 +36,11 @@ pub const FIND_QUERY: &str = "query FindDiscussions($owner: String!, $name: Stri
 $after: String) { repository(owner: $owner, name: $name) { discussions(first: 50, after: $after, \
 categoryId: $cat, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { id number url body } \
 pageInfo { hasNextPage endCursor } } } }";
+
+/// One discussion by its number.
+pub const BY_NUMBER_QUERY: &str = "query DiscussionByNumber($owner: String!, $name: String!, \
+$number: Int!) { repository(owner: $owner, name: $name) { discussion(number: $number) { id url \
+body } } }";
 
 /// A discussion's latest comments.
 pub const COMMENTS_QUERY: &str = "query DiscussionComments($id: ID!) { node(id: $id) { \
@@ -67,7 +73,13 @@ pub struct GithubDiscussions {
     ids: tokio::sync::OnceCell<Ids>,
     /// Fingerprint → discussion.
     known: Mutex<HashMap<String, Found>>,
+    /// Fingerprint → discussion number, from delivered actions.
+    numbers: Mutex<HashMap<String, u64>>,
+    warmed: tokio::sync::OnceCell<()>,
 }
+
+/// Delivered actions read from the store to seed the cache.
+const WARM_UP_ACTIONS: i64 = 20_000;
 
 fn shape(what: &str, e: impl std::fmt::Display) -> DeliveryError {
     DeliveryError::retryable(format!("graphql {what}: unexpected shape: {e}"))
@@ -85,7 +97,38 @@ impl GithubDiscussions {
             category: category.to_string(),
             ids: tokio::sync::OnceCell::new(),
             known: Mutex::new(HashMap::new()),
+            numbers: Mutex::new(HashMap::new()),
+            warmed: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// Seeds the numbers of earlier discussions from delivered actions of this sink (newest
+    /// first, as [`Store::actions`] lists them): the fingerprint from the payload, the number
+    /// from the `/discussions/N` URL in `external_ref`.
+    pub fn seed(&self, actions: &[ActionRow]) {
+        let mut numbers = self.numbers.lock().unwrap_or_else(PoisonError::into_inner);
+        for a in actions.iter().rev() {
+            if a.sink != Self::NAME || a.status != ActionStatus::Delivered {
+                continue;
+            }
+            let number = a
+                .external_ref
+                .as_deref()
+                .and_then(|r| r.rsplit_once("/discussions/"))
+                .and_then(|(_, n)| n.split('#').next()?.parse::<u64>().ok());
+            if let (Some(n), Some(fp)) = (number, a.payload["fingerprint"].as_str()) {
+                numbers.insert(fp.to_string(), n);
+            }
+        }
+    }
+
+    /// The discussion number seeded for `fingerprint`.
+    pub fn cached_number(&self, fingerprint: &str) -> Option<u64> {
+        self.numbers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(fingerprint)
+            .copied()
     }
 
     fn known(&self) -> std::sync::MutexGuard<'_, HashMap<String, Found>> {
@@ -154,6 +197,26 @@ impl GithubDiscussions {
     ) -> Result<Option<Found>, DeliveryError> {
         if let Some(f) = self.known().get(fingerprint).cloned() {
             return Ok(Some(f));
+        }
+        if let Some(number) = self.cached_number(fingerprint) {
+            let mut vars = self.repo_vars();
+            vars["number"] = json!(number);
+            let data = self.api.graphql(BY_NUMBER_QUERY, vars).await?;
+            let d = &data["repository"]["discussion"];
+            if d["body"].as_str().is_some_and(|b| b.contains(marker))
+                && let Some(id) = d["id"].as_str()
+            {
+                let found = Found {
+                    id: id.to_string(),
+                    url: d["url"].as_str().unwrap_or_default().to_string(),
+                };
+                self.known().insert(fingerprint.to_string(), found.clone());
+                return Ok(Some(found));
+            }
+            self.numbers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(fingerprint);
         }
         let category = self.ids().await?.category.clone();
         let mut after = Value::Null;
@@ -241,6 +304,16 @@ impl GithubDiscussions {
 impl Sink for GithubDiscussions {
     fn name(&self) -> &'static str {
         Self::NAME
+    }
+
+    async fn warm_up(&self, store: &dyn Store) -> Result<(), StoreError> {
+        self.warmed
+            .get_or_try_init(|| async {
+                self.seed(&store.actions(WARM_UP_ACTIONS).await?);
+                Ok::<(), StoreError>(())
+            })
+            .await
+            .map(drop)
     }
 
     async fn deliver(&self, action: &ActionRow) -> Result<Delivered, DeliveryError> {

@@ -174,6 +174,31 @@ async fn discussions_open_once_in_their_category_with_follow_ups_as_comments() {
     assert_eq!(gh.discussions().len(), 1);
     assert_eq!(gh.discussions()[0].comments.len(), 1);
 
+    // After a restart with the store: the number comes from the delivered action, and one
+    // query reads the discussion (no search through the category).
+    let s3 = GithubDiscussions::new(api(&gh, TOKEN, "acme/shop"), "Budget");
+    s3.seed(&[delivered(1, &open, &d.external_ref)]);
+    assert_eq!(s3.cached_number(f.finding.fingerprint.as_str()), Some(1));
+    let mut again = stored("POST /checkout", FindingStatus::Open, 5);
+    again.occurrences = 5;
+    let update = plan_for_recurrence(
+        &again,
+        &["github_discussions"],
+        t0() + TimeDelta::hours(7),
+        TimeDelta::hours(6),
+    );
+    let before = gh.requests().len();
+    s3.deliver(&row(10, &update[0])).await.unwrap();
+    // By number, the latest comments, the new comment: three queries, no category search.
+    assert_eq!(
+        gh.requests().len() - before,
+        3,
+        "{:?}",
+        &gh.requests()[before..]
+    );
+    assert_eq!(gh.discussions().len(), 1);
+    assert_eq!(gh.discussions()[0].comments.len(), 2);
+
     // A category that does not exist is a permanent failure naming the ones that do.
     let bad = GithubDiscussions::new(api(&gh, TOKEN, "acme/shop"), "Ideas");
     let e = bad.deliver(&row(9, &open)).await.unwrap_err();
@@ -385,7 +410,7 @@ async fn every_request_the_sinks_make_is_in_githubs_rest_description() {
 #[test]
 fn our_graphql_operations_only_name_what_githubs_schema_has() {
     use tokpulse_act::sinks::discussions::{
-        COMMENT_MUTATION, COMMENTS_QUERY, CREATE_MUTATION, FIND_QUERY, REPO_QUERY,
+        BY_NUMBER_QUERY, COMMENT_MUTATION, COMMENTS_QUERY, CREATE_MUTATION, FIND_QUERY, REPO_QUERY,
     };
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -399,6 +424,7 @@ fn our_graphql_operations_only_name_what_githubs_schema_has() {
     for op in [
         REPO_QUERY,
         FIND_QUERY,
+        BY_NUMBER_QUERY,
         COMMENTS_QUERY,
         CREATE_MUTATION,
         COMMENT_MUTATION,

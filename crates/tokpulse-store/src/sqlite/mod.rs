@@ -34,6 +34,8 @@ use tokpulse_core::{
 };
 use tokpulse_guard::{AuditAction, Entity};
 
+mod diagnosis;
+
 /// Connections in the read pool.
 pub const READERS: u32 = 4;
 
@@ -559,6 +561,65 @@ impl Store for SqliteStore {
                 .into_event()
             })
             .collect()
+    }
+
+    async fn insert_ci(
+        &self,
+        batch: &crate::CiBatch,
+        received: Timestamp,
+    ) -> Result<InsertOutcome, StoreError> {
+        diagnosis::insert_ci(self, batch, received).await
+    }
+
+    async fn ci_jobs(&self, window: Window) -> Result<Vec<tokpulse_core::CiJob>, StoreError> {
+        diagnosis::ci_jobs(self, window).await
+    }
+
+    async fn pending_rollup_samples(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<crate::PendingSample>, StoreError> {
+        diagnosis::pending_rollup_samples(self, limit).await
+    }
+
+    async fn commit_rollups(
+        &self,
+        ids: &[i64],
+        rollups: &[crate::RollupWrite],
+    ) -> Result<bool, StoreError> {
+        diagnosis::commit_rollups(self, ids, rollups).await
+    }
+
+    async fn rollups(
+        &self,
+        resolution: &str,
+        window: Window,
+        route: Option<(&str, &str)>,
+    ) -> Result<Vec<crate::RollupRow>, StoreError> {
+        diagnosis::rollups(self, resolution, window, route).await
+    }
+
+    async fn error_logs(
+        &self,
+        window: Window,
+        limit: i64,
+    ) -> Result<Vec<crate::ErrorLog>, StoreError> {
+        diagnosis::error_logs(self, window, limit).await
+    }
+
+    async fn detector_states(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        diagnosis::detector_states(self, prefix).await
+    }
+
+    async fn put_detector_states(
+        &self,
+        states: &[(String, Option<serde_json::Value>)],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        diagnosis::put_detector_states(self, states, now).await
     }
 
     async fn upsert_finding(
