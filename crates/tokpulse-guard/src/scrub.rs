@@ -2,7 +2,7 @@
 
 use crate::Blocked;
 use tokpulse_core::{
-    AiUsageRecord, Attributes, DeployEvent, LogRecord, PerformanceRecord, RecordKind,
+    AiUsageRecord, Attributes, CiJob, CiRun, DeployEvent, LogRecord, PerformanceRecord, RecordKind,
 };
 
 /// A callback the guard passes to [`Scrub::scrub`]: `(field path, JSON key, value)`.
@@ -104,6 +104,23 @@ impl Scrub for LogRecord {
         visit("message", None, &mut self.message)?;
         opt("route", &mut self.route, visit)?;
         attributes(&mut self.attributes, visit)
+    }
+}
+
+/// A CI run's free text: the commit message or PR title, and the branch (branch names often
+/// carry a person's name or a ticket's title).
+impl Scrub for CiRun {
+    fn scrub(&mut self, visit: &mut Visit<'_>) -> Result<(), Blocked> {
+        opt("display_title", &mut self.display_title, visit)?;
+        opt("head_branch", &mut self.head_branch, visit)
+    }
+}
+
+/// A CI job's free text: why it failed (log excerpts hold anything), and the branch.
+impl Scrub for CiJob {
+    fn scrub(&mut self, visit: &mut Visit<'_>) -> Result<(), Blocked> {
+        opt("failure_message", &mut self.failure_message, visit)?;
+        opt("head_branch", &mut self.head_branch, visit)
     }
 }
 

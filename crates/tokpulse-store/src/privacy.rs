@@ -334,6 +334,9 @@ pub(crate) fn retention_rule(table: Table) -> Option<(&'static str, &'static str
         Table::Actions => ("created_at", "status <> 'pending'"),
         Table::PrivacyAudit | Table::PrivacyBlocked => ("day", "TRUE"),
         Table::PrivacyRequests => ("at", "TRUE"),
+        Table::RequestRollups => ("bucket_start", "TRUE"),
+        Table::CiRuns | Table::CiJobs => ("ts", "TRUE"),
+        Table::DetectorState => ("updated_at", "TRUE"),
         Table::ApiKeys => return None,
     })
 }

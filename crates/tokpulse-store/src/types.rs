@@ -82,11 +82,15 @@ pub enum Table {
     PrivacyAudit,
     PrivacyBlocked,
     PrivacyRequests,
+    RequestRollups,
+    CiRuns,
+    CiJobs,
+    DetectorState,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 17] = [
         Table::PerformanceMetrics,
         Table::ApplicationLogs,
         Table::AiUsageMetrics,
@@ -100,6 +104,10 @@ impl Table {
         Table::PrivacyAudit,
         Table::PrivacyBlocked,
         Table::PrivacyRequests,
+        Table::RequestRollups,
+        Table::CiRuns,
+        Table::CiJobs,
+        Table::DetectorState,
     ];
 
     /// The SQL name.
@@ -118,6 +126,10 @@ impl Table {
             Table::PrivacyAudit => "privacy_audit",
             Table::PrivacyBlocked => "privacy_blocked",
             Table::PrivacyRequests => "privacy_requests",
+            Table::RequestRollups => "request_rollups",
+            Table::CiRuns => "ci_runs",
+            Table::CiJobs => "ci_jobs",
+            Table::DetectorState => "detector_state",
         }
     }
 

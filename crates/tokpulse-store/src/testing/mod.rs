@@ -16,6 +16,7 @@
 //! Each generated test gets a new, empty, unmigrated store: a SQLite file in a temporary
 //! directory, or a new database in the shared [`PgCluster`].
 
+mod diagnosis;
 mod pg;
 pub mod records;
 pub mod suite;
@@ -118,6 +119,9 @@ macro_rules! store_conformance {
             export_returns_one_persons_rows,
             subject_requests_take_tokens_only,
             retention_deletes_old_rows_in_chunks,
+            ci_runs_and_jobs_are_idempotent,
+            rollups_are_committed_once,
+            detector_state_and_error_logs,
         );
     };
 }

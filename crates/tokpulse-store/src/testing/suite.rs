@@ -25,6 +25,10 @@ use tokpulse_core::{
 };
 use tokpulse_guard::Entity;
 
+pub use super::diagnosis::{
+    ci_runs_and_jobs_are_idempotent, detector_state_and_error_logs, rollups_are_committed_once,
+};
+
 async fn migrated(store: &Arc<dyn Store>) {
     store.migrate().await.expect("migrate");
 }

@@ -125,6 +125,35 @@ fn insert_sql(table: &str, key: &str) -> (String, &'static str) {
             ),
             "token",
         ),
+        "request_rollups" => (
+            format!(
+                "INSERT INTO request_rollups (service, route, resolution, bucket_start, \
+                 requests, errors, sketch) VALUES ('api', '{key}', 'minute', now(), 1, 0, '\\x01')"
+            ),
+            "requests",
+        ),
+        "ci_runs" => (
+            format!(
+                "INSERT INTO ci_runs (id, run_attempt, ts, status_rank, payload) \
+                 VALUES ({}, 1, now(), 0, '{{}}')",
+                800_000 + key.len()
+            ),
+            "status_rank",
+        ),
+        "ci_jobs" => (
+            format!(
+                "INSERT INTO ci_jobs (id, run_attempt, run_id, ts, status_rank, payload) \
+                 VALUES ({}, 1, 1, now(), 0, '{{}}')",
+                800_000 + key.len()
+            ),
+            "status_rank",
+        ),
+        "detector_state" => (
+            format!(
+                "INSERT INTO detector_state (key, state, updated_at) VALUES ('{key}', '{{}}', now())"
+            ),
+            "state",
+        ),
         "_sqlx_migrations" => (
             // Versions are bigints: derive one from the key.
             format!(
