@@ -560,7 +560,10 @@ pub fn default_file() -> String {
 #   TOKPULSE_DATABASE_URL   PostgreSQL URL (postgres://user:pass@host/db); unset = SQLite
 #   TOKPULSE_GUARD_HMAC_SECRET  key for the guard's "hash" tokens (see [guard.entities]); also
 #                           what `tokpulse privacy forget/export` find a person's rows with
-#   (later sinks name their own token variables)
+#   GITHUB_TOKEN            a token for [github] (the variable github.token_env names)
+#   TOKPULSE_GITHUB_APP_ID, TOKPULSE_GITHUB_APP_PRIVATE_KEY or _PRIVATE_KEY_PATH
+#                           a GitHub App instead (github.auth = "app")
+#   TOKPULSE_SLACK_WEBHOOK_URL  the Slack incoming webhook (slack.webhook_url_env)
 
 # Where the SQLite database (tokpulse.db) and the outbox live.
 data_dir = "{data_dir}"
