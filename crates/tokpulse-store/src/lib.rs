@@ -128,14 +128,23 @@ pub trait Store: Send + Sync + 'static {
         &self,
         batch: &CiBatch,
         received: Timestamp,
-    ) -> Result<InsertOutcome, StoreError>;
+    ) -> Result<InsertOutcome, StoreError> {
+        let _ = (batch, received);
+        Err(StoreError::Unsupported("CI runs"))
+    }
 
     /// CI jobs whose time (completed, else started, else created) lies inside `window`,
     /// oldest first.
-    async fn ci_jobs(&self, window: Window) -> Result<Vec<CiJob>, StoreError>;
+    async fn ci_jobs(&self, window: Window) -> Result<Vec<CiJob>, StoreError> {
+        let _ = window;
+        Err(StoreError::Unsupported("CI runs"))
+    }
 
     /// Up to `limit` requests not yet counted in the rollups, lowest row id first.
-    async fn pending_rollup_samples(&self, limit: i64) -> Result<Vec<PendingSample>, StoreError>;
+    async fn pending_rollup_samples(&self, limit: i64) -> Result<Vec<PendingSample>, StoreError> {
+        let _ = limit;
+        Err(StoreError::Unsupported("rollups"))
+    }
 
     /// In one transaction, marks the requests `ids` rolled up and writes `rollups`. Returns
     /// `false` and changes nothing if another writer got there first (a request already rolled
@@ -145,7 +154,10 @@ pub trait Store: Send + Sync + 'static {
         &self,
         ids: &[i64],
         rollups: &[RollupWrite],
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let _ = (ids, rollups);
+        Err(StoreError::Unsupported("rollups"))
+    }
 
     /// Stored rollups of `resolution` (`minute`, `hour`, `day`) whose bucket starts inside
     /// `window`, optionally only those of `service`/`route` (`METHOD route`).
@@ -154,23 +166,35 @@ pub trait Store: Send + Sync + 'static {
         resolution: &str,
         window: Window,
         route: Option<(&str, &str)>,
-    ) -> Result<Vec<RollupRow>, StoreError>;
+    ) -> Result<Vec<RollupRow>, StoreError> {
+        let _ = (resolution, window, route);
+        Err(StoreError::Unsupported("rollups"))
+    }
 
     /// Error and fatal log lines inside `window`, oldest first, at most `limit`.
-    async fn error_logs(&self, window: Window, limit: i64) -> Result<Vec<ErrorLog>, StoreError>;
+    async fn error_logs(&self, window: Window, limit: i64) -> Result<Vec<ErrorLog>, StoreError> {
+        let _ = (window, limit);
+        Err(StoreError::Unsupported("error logs"))
+    }
 
     /// The detectors' state under keys starting with `prefix`, as JSON.
     async fn detector_states(
         &self,
         prefix: &str,
-    ) -> Result<Vec<(String, serde_json::Value)>, StoreError>;
+    ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let _ = prefix;
+        Err(StoreError::Unsupported("detector state"))
+    }
 
     /// Writes detector state by key (`None` deletes it), in one transaction.
     async fn put_detector_states(
         &self,
         states: &[(String, Option<serde_json::Value>)],
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        let _ = (states, now);
+        Err(StoreError::Unsupported("detector state"))
+    }
 
     /// Records an occurrence of `finding` seen at `now`: inserts it if its fingerprint is new,
     /// otherwise updates the stored one (occurrences + 1, last seen, latest evidence), reopening
