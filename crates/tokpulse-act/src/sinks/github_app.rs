@@ -42,6 +42,9 @@ pub struct AppTokens {
     app_id: String,
     key: EncodingKey,
     installation: Mutex<Option<u64>>,
+    /// Whether the installation id was configured (else it was looked up, and is looked up
+    /// again when minting on it fails: the app was reinstalled).
+    configured: bool,
     current: tokio::sync::Mutex<Option<Minted>>,
     minted: Mutex<u64>,
 }
@@ -63,6 +66,7 @@ impl AppTokens {
             app_id: app_id.trim().to_string(),
             key,
             installation: Mutex::new(installation),
+            configured: installation.is_some(),
             current: tokio::sync::Mutex::new(None),
             minted: Mutex::new(0),
         })
@@ -112,7 +116,18 @@ impl AppTokens {
         }
         let installation = self.installation_id(api).await?;
         let path = format!("/app/installations/{installation}/access_tokens");
-        let answer = api.call_as(As::App, Method::POST, &path, None).await?;
+        let answer = match api.call_as(As::App, Method::POST, &path, None).await {
+            Err(DeliveryError::Permanent(reason)) if !self.configured => {
+                *self
+                    .installation
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+                return Err(DeliveryError::retryable(format!(
+                    "{reason}; the installation will be looked up again"
+                )));
+            }
+            other => other?,
+        };
         #[derive(Deserialize)]
         struct Token {
             token: String,

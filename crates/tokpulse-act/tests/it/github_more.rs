@@ -283,6 +283,17 @@ async fn a_github_app_mints_installation_tokens_and_refreshes_them_before_they_e
     s.deliver(&row(1, &open)).await.unwrap();
     assert_eq!(tokens.minted(), 3);
 
+    // The app reinstalled (a new installation id): looked up again, then minted on.
+    gh.with_app(APP_ID, &public, 88, TimeDelta::hours(1));
+    gh.revoke_tokens();
+    assert!(s.deliver(&row(1, &open)).await.unwrap_err().is_retryable());
+    assert!(s.deliver(&row(1, &open)).await.unwrap_err().is_retryable());
+    s.deliver(&row(1, &open)).await.unwrap();
+    assert!(
+        gh.requests()
+            .contains(&"POST /app/installations/88/access_tokens".to_string())
+    );
+
     // A JWT signed with another key is refused, for good.
     let other = include_bytes!("../fixtures/github-app-other-key.pem");
     let (_, wrong) = app_api(&gh, other, &offset);
