@@ -82,7 +82,7 @@ mod quantile;
 pub mod rollup;
 pub mod templates;
 
-pub use analyzers::{AnalyzersConfig, RouteHealth};
+pub use analyzers::{AnalyzersConfig, RouteHealth, RouteStats};
 pub use quantile::{p95, quantile};
 
 use tokpulse_core::{DeployEvent, Finding, FindingKind, RequestSample, Timestamp, Window};

@@ -492,6 +492,21 @@ impl Default for NewErrorPatterns {
 }
 
 impl NewErrorPatterns {
+    /// Every problem in the settings, as `field: reason, got value`. Empty when valid.
+    pub fn validate(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.min_count == 0 {
+            problems.push("min_count: must be at least 1, got 0".to_owned());
+        }
+        if !(0.0..=1.0).contains(&self.drain.similarity) {
+            problems.push(format!(
+                "drain.similarity: must be in [0, 1], got {}",
+                self.drain.similarity
+            ));
+        }
+        problems
+    }
+
     /// The findings: see the type's docs.
     pub fn findings(
         &self,

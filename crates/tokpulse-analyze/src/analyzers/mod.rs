@@ -3,7 +3,7 @@
 
 mod route_health;
 
-pub use route_health::RouteHealth;
+pub use route_health::{RouteHealth, RouteStats};
 
 use crate::Analyzer;
 use serde::{Deserialize, Serialize};
@@ -13,13 +13,17 @@ use serde::{Deserialize, Serialize};
 /// (de)serializable, and have a `validate(&self) -> Vec<String>` that reports each problem as
 /// `field: reason, got value`.
 macro_rules! registry {
-    ($( $(#[$doc:meta])* $field:ident: $ty:ty ),+ $(,)?) => {
+    (
+        $( $(#[$doc:meta])* $field:ident: $ty:ty ),+ $(,)?;
+        settings: $( $(#[$sdoc:meta])* $sfield:ident: $sty:ty ),+ $(,)?
+    ) => {
         /// `[analyzers]` in `tokpulse.toml`: the settings of every analyzer. A missing table
         /// takes the analyzer's defaults; an unknown key is an error.
         #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
         #[serde(deny_unknown_fields, default)]
         pub struct AnalyzersConfig {
             $( $(#[$doc])* pub $field: $ty, )+
+            $( $(#[$sdoc])* pub $sfield: $sty, )+
         }
 
         impl AnalyzersConfig {
@@ -30,6 +34,11 @@ macro_rules! registry {
                 $(
                     problems.extend(self.$field.validate().into_iter().map(|p| {
                         format!("analyzers.{}.{p}", stringify!($field))
+                    }));
+                )+
+                $(
+                    problems.extend(self.$sfield.validate().into_iter().map(|p| {
+                        format!("analyzers.{}.{p}", stringify!($sfield))
                     }));
                 )+
                 problems
@@ -45,7 +54,22 @@ macro_rules! registry {
 
 registry! {
     /// `[analyzers.route_health]`: p95 latency and error rate per service and route.
-    route_health: RouteHealth,
+    route_health: RouteHealth,;
+    // Settings of the diagnosis steps the engine runs itself (over rollups, deploys, CI jobs
+    // and logs) rather than through `Analyzer`.
+    settings:
+    /// `[analyzers.hysteresis]`: open a route's problem after K bad windows, resolve after M good.
+    hysteresis: crate::hysteresis::Hysteresis,
+    /// `[analyzers.baseline]`: the robust seasonal baseline of a route's hourly p95.
+    baseline: crate::baseline::SeasonalBaseline,
+    /// `[analyzers.level_shifts]`: change points in a route's hourly p95.
+    level_shifts: crate::changepoint::LevelShifts,
+    /// `[analyzers.deploy_regression]`: after vs before each deploy, once it has settled.
+    deploy_regression: crate::deploy::DeployRegression,
+    /// `[analyzers.ci_patterns]`: failing and flaky CI jobs.
+    ci_patterns: crate::ci::CiPatterns,
+    /// `[analyzers.new_error_patterns]`: error-log templates new since a deploy.
+    new_error_patterns: crate::templates::NewErrorPatterns,
 }
 
 #[cfg(test)]

@@ -382,8 +382,22 @@ impl Analyzer for RouteHealth {
     fn analyze(&self, input: &Inputs<'_>) -> Vec<Finding> {
         let current = route_stats(input.current, input.window);
         let baseline = route_stats(input.baseline, input.baseline_window);
+        self.analyze_stats(input, &current, &baseline)
+    }
+}
+
+impl RouteHealth {
+    /// The same checks as [`Analyzer::analyze`], on numbers per `(service, route)` already
+    /// computed for `input.window` and `input.baseline_window` (the engine merges them from
+    /// rollups); `input.current` and `input.baseline` are not read.
+    pub fn analyze_stats(
+        &self,
+        input: &Inputs<'_>,
+        current: &BTreeMap<(&str, &str), RouteStats>,
+        baseline: &BTreeMap<(&str, &str), RouteStats>,
+    ) -> Vec<Finding> {
         let mut findings = Vec::new();
-        for (&(service, path), stats) in &current {
+        for (&(service, path), stats) in current {
             if stats.requests < self.min_requests {
                 continue;
             }
@@ -488,13 +502,17 @@ fn ln_factorial(n: u64) -> f64 {
         - 1.0 / (360.0 * x * x * x)
 }
 
-/// One route's numbers in one window.
-#[derive(Debug)]
-struct RouteStats {
-    requests: u64,
-    errors: u64,
-    p50: Option<f64>,
-    p95: Option<f64>,
+/// One route's numbers in one window: exact from samples, or merged from rollups.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RouteStats {
+    /// Requests.
+    pub requests: u64,
+    /// Errors (5xx).
+    pub errors: u64,
+    /// Median latency, ms.
+    pub p50: Option<f64>,
+    /// 95th percentile latency, ms.
+    pub p95: Option<f64>,
 }
 
 impl RouteStats {
