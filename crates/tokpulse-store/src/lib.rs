@@ -62,6 +62,7 @@
 mod convert;
 mod diagnosis;
 mod error;
+mod jobs;
 mod migrations;
 mod postgres;
 mod privacy;
@@ -73,6 +74,7 @@ mod types;
 
 pub use diagnosis::{CiBatch, ErrorLog, PendingSample, RollupRow, RollupWrite};
 pub use error::StoreError;
+pub use jobs::{JobClaim, JobRunRow, JobStatus, JobTrigger};
 pub use migrations::{EmbeddedMigration, embedded_migrations};
 pub use postgres::PgStore;
 pub use privacy::{
@@ -330,6 +332,58 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64, StoreError> {
         let _ = (table, cutoff, limit);
         Err(StoreError::Unsupported("retention"))
+    }
+
+    /// Claims a slot of a job (see [`JobClaim`]): inserts its `running` row, or takes over a
+    /// `running` row of the same slot whose lease expired before `claim.now`. Returns the row
+    /// id, or `None` when the slot is taken (run, or running under a live lease).
+    async fn claim_job_run(&self, claim: &JobClaim<'_>) -> Result<Option<i64>, StoreError> {
+        let _ = claim;
+        Err(StoreError::Unsupported("job runs"))
+    }
+
+    /// Ends run `id` of `owner` with `status`, its error and summary. Returns `false` if the
+    /// run is not `owner`'s any more (its lease expired and another took it over).
+    async fn finish_job_run(
+        &self,
+        id: i64,
+        owner: &str,
+        finished_at: Timestamp,
+        status: JobStatus,
+        error: Option<&str>,
+        summary: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let _ = (id, owner, finished_at, status, error, summary);
+        Err(StoreError::Unsupported("job runs"))
+    }
+
+    /// Runs of `job` (all jobs when `None`), latest slot first, at most `limit`.
+    async fn job_runs(&self, job: Option<&str>, limit: i64) -> Result<Vec<JobRunRow>, StoreError> {
+        let _ = (job, limit);
+        Err(StoreError::Unsupported("job runs"))
+    }
+
+    /// Records webhook delivery `delivery_id` of `source`. Returns `false` if it was recorded
+    /// before (a redelivery or a replay).
+    async fn record_webhook_delivery(
+        &self,
+        source: &str,
+        delivery_id: &str,
+        event: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _ = (source, delivery_id, event, now);
+        Err(StoreError::Unsupported("webhook deliveries"))
+    }
+
+    /// Forgets a recorded delivery whose processing failed, so the sender's retry is taken.
+    async fn forget_webhook_delivery(
+        &self,
+        source: &str,
+        delivery_id: &str,
+    ) -> Result<(), StoreError> {
+        let _ = (source, delivery_id);
+        Err(StoreError::Unsupported("webhook deliveries"))
     }
 
     /// Closes the pool, waiting for connections to finish (SQLite checkpoints its WAL).

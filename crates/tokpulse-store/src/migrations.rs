@@ -43,6 +43,11 @@ const SQLITE: &[EmbeddedMigration] = &[
         name: "diagnosis",
         sql: include_str!("../migrations/sqlite/0003_diagnosis.sql"),
     },
+    EmbeddedMigration {
+        version: 5,
+        name: "jobs",
+        sql: include_str!("../migrations/sqlite/0005_jobs.sql"),
+    },
 ];
 
 const POSTGRES: &[EmbeddedMigration] = &[
@@ -65,6 +70,11 @@ const POSTGRES: &[EmbeddedMigration] = &[
         version: 4,
         name: "diagnosis",
         sql: include_str!("../migrations/postgres/0004_diagnosis.sql"),
+    },
+    EmbeddedMigration {
+        version: 6,
+        name: "jobs",
+        sql: include_str!("../migrations/postgres/0006_jobs.sql"),
     },
 ];
 

@@ -337,6 +337,9 @@ pub(crate) fn retention_rule(table: Table) -> Option<(&'static str, &'static str
         Table::RequestRollups => ("bucket_start", "TRUE"),
         Table::CiRuns | Table::CiJobs => ("ts", "TRUE"),
         Table::DetectorState => ("updated_at", "TRUE"),
+        // A run still going is the scheduler's claim on its slot.
+        Table::JobRuns => ("started_at", "status <> 'running'"),
+        Table::WebhookDeliveries => ("received_at", "TRUE"),
         Table::ApiKeys => return None,
     })
 }

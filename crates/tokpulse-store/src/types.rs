@@ -86,11 +86,13 @@ pub enum Table {
     CiRuns,
     CiJobs,
     DetectorState,
+    JobRuns,
+    WebhookDeliveries,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 17] = [
+    pub const ALL: [Table; 19] = [
         Table::PerformanceMetrics,
         Table::ApplicationLogs,
         Table::AiUsageMetrics,
@@ -108,6 +110,8 @@ impl Table {
         Table::CiRuns,
         Table::CiJobs,
         Table::DetectorState,
+        Table::JobRuns,
+        Table::WebhookDeliveries,
     ];
 
     /// The SQL name.
@@ -130,6 +134,8 @@ impl Table {
             Table::CiRuns => "ci_runs",
             Table::CiJobs => "ci_jobs",
             Table::DetectorState => "detector_state",
+            Table::JobRuns => "job_runs",
+            Table::WebhookDeliveries => "webhook_deliveries",
         }
     }
 

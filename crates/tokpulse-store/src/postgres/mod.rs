@@ -25,6 +25,7 @@ use tokpulse_core::{
 use tokpulse_guard::{AuditAction, Entity};
 
 mod diagnosis;
+mod jobs;
 
 /// PostgreSQL's limit on bound parameters per statement.
 const MAX_PARAMS: usize = 65_535;
@@ -977,6 +978,50 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn claim_job_run(&self, claim: &crate::JobClaim<'_>) -> Result<Option<i64>, StoreError> {
+        self.jobs_claim(claim).await
+    }
+
+    async fn finish_job_run(
+        &self,
+        id: i64,
+        owner: &str,
+        finished_at: Timestamp,
+        status: crate::JobStatus,
+        error: Option<&str>,
+        summary: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        self.jobs_finish(id, owner, finished_at, status, error, summary)
+            .await
+    }
+
+    async fn job_runs(
+        &self,
+        job: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<crate::JobRunRow>, StoreError> {
+        self.jobs_list(job, limit).await
+    }
+
+    async fn record_webhook_delivery(
+        &self,
+        source: &str,
+        delivery_id: &str,
+        event: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.deliveries_record(source, delivery_id, event, now)
+            .await
+    }
+
+    async fn forget_webhook_delivery(
+        &self,
+        source: &str,
+        delivery_id: &str,
+    ) -> Result<(), StoreError> {
+        self.deliveries_forget(source, delivery_id).await
     }
 
     async fn close(&self) {

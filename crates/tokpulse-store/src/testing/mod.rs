@@ -17,6 +17,7 @@
 //! directory, or a new database in the shared [`PgCluster`].
 
 mod diagnosis;
+mod jobs;
 mod pg;
 pub mod records;
 pub mod suite;
@@ -122,6 +123,8 @@ macro_rules! store_conformance {
             ci_runs_and_jobs_are_idempotent,
             rollups_are_committed_once,
             detector_state_and_error_logs,
+            job_runs_are_claimed_once_and_leases_expire,
+            webhook_deliveries_are_taken_once,
         );
     };
 }

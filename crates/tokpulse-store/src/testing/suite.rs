@@ -28,6 +28,9 @@ use tokpulse_guard::Entity;
 pub use super::diagnosis::{
     ci_runs_and_jobs_are_idempotent, detector_state_and_error_logs, rollups_are_committed_once,
 };
+pub use super::jobs::{
+    job_runs_are_claimed_once_and_leases_expire, webhook_deliveries_are_taken_once,
+};
 
 async fn migrated(store: &Arc<dyn Store>) {
     store.migrate().await.expect("migrate");

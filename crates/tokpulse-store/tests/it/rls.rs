@@ -154,6 +154,21 @@ fn insert_sql(table: &str, key: &str) -> (String, &'static str) {
             ),
             "state",
         ),
+        "job_runs" => (
+            format!(
+                "INSERT INTO job_runs (job, scheduled_for, cause, owner, started_at, \
+                 lease_until, status) VALUES ('{key}', now(), 'manual', 'test', now(), now(), \
+                 'running')"
+            ),
+            "owner",
+        ),
+        "webhook_deliveries" => (
+            format!(
+                "INSERT INTO webhook_deliveries (source, delivery_id, event, received_at) \
+                 VALUES ('github', '{key}', 'push', now())"
+            ),
+            "event",
+        ),
         "_sqlx_migrations" => (
             // Versions are bigints: derive one from the key.
             format!(
