@@ -898,6 +898,19 @@ impl<'a> Scanner<'a> {
         if !starts || matches!(prev, b'.' | b'-' | b'#' | b'$' | b'+') {
             return i + 1;
         }
+        // A `(` is an area code's when a few digits close right after it: `(415) 555-0132`.
+        // Otherwise it may wrap the number (`(4242 4242 4242 4242)`): the number after it
+        // comes first, then the compound with the bracket (`(415-555 0132)`).
+        if c == b'(' {
+            let run = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if run > 5 || b.get(i + 1 + run) != Some(&b')') {
+                let found = self.spans.len();
+                let next = self.number_at(i + 1);
+                if self.spans.len() > found {
+                    return next;
+                }
+            }
+        }
         // The compound: groups of digits separated by one of ` -./` or `(`, `)`.
         let mut groups: [(usize, usize); 10] = [(0, 0); 10];
         let mut n = 0;
@@ -968,7 +981,11 @@ impl<'a> Scanner<'a> {
     ) -> Option<(usize, Option<Entity>)> {
         let b = self.b;
         let end = g.last()?.1;
-        let end = if b.get(end) == Some(&b')') {
+        // A closing `)` is the number's only if it closes one of the number's own `(`:
+        // `(card 4242 4242 4242 4242)` keeps its bracket.
+        let open = b[start..end].iter().filter(|&&c| c == b'(').count();
+        let closed = b[start..end].iter().filter(|&&c| c == b')').count();
+        let end = if open > closed && b.get(end) == Some(&b')') {
             end + 1
         } else {
             end

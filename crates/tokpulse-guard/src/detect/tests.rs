@@ -375,3 +375,52 @@ fn byte_classes_in_bulk_match_byte_by_byte() {
         }
     }
 }
+
+#[test]
+fn numbers_inside_brackets_keep_the_brackets() {
+    // A closing bracket belongs to the number only if the number opened it.
+    for (text, entity, value) in [
+        (
+            "(card 4242 4242 4242 4242)",
+            Entity::CreditCard,
+            "4242 4242 4242 4242",
+        ),
+        ("(ssn 123-45-6789)", Entity::UsSsn, "123-45-6789"),
+        ("(tel 020 7946 0958)", Entity::Phone, "020 7946 0958"),
+        ("(+44 20 7946 0958)", Entity::Phone, "+44 20 7946 0958"),
+        ("call (415) 555-0132)", Entity::Phone, "(415) 555-0132"),
+        // A `(` that wraps the number is not an area code's.
+        (
+            "(4242 4242 4242 4242)",
+            Entity::CreditCard,
+            "4242 4242 4242 4242",
+        ),
+        ("(4242424242424242)", Entity::CreditCard, "4242424242424242"),
+        ("(123-45-6789)", Entity::UsSsn, "123-45-6789"),
+        ("(415 555 0132)", Entity::Phone, "415 555 0132"),
+        ("(192.168.1.20)", Entity::Ipv4, "192.168.1.20"),
+        (
+            "(DE89 3704 0044 0532 0130 00)",
+            Entity::Iban,
+            "DE89 3704 0044 0532 0130 00",
+        ),
+        ("[123-45-6789]", Entity::UsSsn, "123-45-6789"),
+        (
+            "\"4242 4242 4242 4242\"",
+            Entity::CreditCard,
+            "4242 4242 4242 4242",
+        ),
+        // Area codes keep theirs.
+        ("(415) 555-0132", Entity::Phone, "(415) 555-0132"),
+        ("+1 (415) 555-0132", Entity::Phone, "+1 (415) 555-0132"),
+        ("((415) 555-0132)", Entity::Phone, "(415) 555-0132"),
+    ] {
+        let f = found(text);
+        assert_eq!(f, vec![(entity, value)], "{text:?}");
+    }
+    let guard = crate::Guard::new(&crate::GuardConfig::default());
+    let out = guard
+        .redact_text("(card 4242 4242 4242 4242)", "message")
+        .expect("not blocked");
+    assert_eq!(out.as_str(), "(card [CREDIT_CARD])");
+}
