@@ -136,6 +136,11 @@ impl Ingestor {
         Ok(report)
     }
 
+    /// The guard and the time now by the ingestor's clock (for [`Ingestor::ingest_ci`]).
+    pub(crate) fn guard_and_now(&self) -> (&Guard, Timestamp) {
+        (&self.guard, (self.clock)())
+    }
+
     /// The store this ingestor writes to.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store

@@ -113,6 +113,7 @@
 #![warn(missing_docs)]
 
 mod body;
+pub mod ci;
 mod error;
 mod fields;
 mod ingestor;

@@ -159,6 +159,7 @@ const DEPLOYS: &[Deploy] = &[
         commit: "4c1d2e9b7a",
         author: "mobile-ci",
         description: "feed ranking tweaks",
+        // Breaks no route, but logs a new error (see `NEW_ERROR`).
         minutes_before_end: 6 * 60,
         breaks: None,
     },
@@ -169,7 +170,7 @@ const DEPLOYS: &[Deploy] = &[
         commit: "a1b2c3d4e5f6",
         author: "Priya Natarajan <priya.natarajan@shopfront.dev>",
         description: "search: switch ranking to the new embeddings index",
-        minutes_before_end: 25,
+        minutes_before_end: 120,
         breaks: Some(("/api/search", 3.4, 0.002)),
     },
     Deploy {
@@ -179,10 +180,76 @@ const DEPLOYS: &[Deploy] = &[
         commit: "9f8e7d6c5b4a",
         author: "deploy-bot",
         description: "checkout: new payment provider client",
-        minutes_before_end: 20,
+        minutes_before_end: 90,
         breaks: Some(("/checkout", 1.1, 0.17)),
     },
 ];
+
+/// The error the mobile-bff deploy starts logging every few minutes: a pattern new since it.
+const NEW_ERROR: &str = "feed ranker: NaN score for item";
+
+/// The repository the CI runs are from.
+const REPO: &str = "shopfront/app";
+
+/// The day's CI jobs (`workflow_job` payloads, as the ingest API takes them): healthy jobs on
+/// every push, `e2e` failing on `main` for the last four pushes with one failure message, and
+/// `unit` failing then passing on a re-run of the same commit (flaky).
+fn ci_jobs(end: Timestamp) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    let mut id = 7_000_000u64;
+    for push in 0..10u64 {
+        let at = end - TimeDelta::minutes(30 + 60 * (9 - push as i64));
+        let sha = format!("{:040x}", 0xc0ffee_u64 * (push + 1));
+        let run_id = 9_100_000 + push;
+        let mut job = |name: &str,
+                       attempt: u32,
+                       ok: bool,
+                       message: Option<String>,
+                       at: Timestamp| {
+            id += 1;
+            json!({
+                "action": "completed",
+                "workflow_job": {
+                    "id": id, "run_id": run_id, "run_attempt": attempt, "workflow_name": "CI",
+                    "name": name, "head_branch": "main", "head_sha": sha,
+                    "status": "completed", "conclusion": if ok { "success" } else { "failure" },
+                    "started_at": (at - TimeDelta::minutes(6)).to_rfc3339(),
+                    "completed_at": at.to_rfc3339(),
+                    "html_url": format!("https://github.com/{REPO}/actions/runs/{run_id}/job/{id}"),
+                    "failure_message": message,
+                },
+                "repository": { "full_name": REPO },
+            })
+        };
+        out.push(job("lint", 1, true, None, at));
+        let e2e_ok = push < 6;
+        out.push(job(
+            "e2e",
+            1,
+            e2e_ok,
+            (!e2e_ok).then(|| {
+                format!(
+                    "checkout.spec.ts:{}: expected status 201, got 502 from POST /checkout",
+                    40 + push
+                )
+            }),
+            at,
+        ));
+        if push == 4 {
+            out.push(job(
+                "unit",
+                1,
+                false,
+                Some("cart_test.go:88: timeout waiting for redis after 5s".into()),
+                at,
+            ));
+            out.push(job("unit", 2, true, None, at + TimeDelta::minutes(9)));
+        } else {
+            out.push(job("unit", 1, true, None, at));
+        }
+    }
+    out
+}
 
 /// Relative traffic at hour `h` (UTC, fractional): a quiet night, a morning rise, an afternoon peak.
 fn diurnal(h: f64) -> f64 {
@@ -230,6 +297,10 @@ pub struct Day {
     pub bodies: Vec<(RecordKind, String)>,
     /// Records per kind.
     pub counts: [(RecordKind, u64); 4],
+    /// CI jobs, NDJSON, for `POST /v1/ingest/ci-runs`.
+    pub ci: String,
+    /// How many CI jobs.
+    pub ci_jobs: u64,
 }
 
 /// Generates the day ending at `end`.
@@ -347,6 +418,16 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
                 }
             }
         }
+        let mobile_deploy = end - TimeDelta::minutes(DEPLOYS[0].minutes_before_end);
+        if m.is_multiple_of(4) && minute_start >= mobile_deploy {
+            seq += 1;
+            logs.push(json!({
+                "id": format!("log-{seq:08}"),
+                "timestamp": (minute_start + TimeDelta::seconds(15)).to_rfc3339(),
+                "service": "mobile-bff", "level": "error",
+                "message": format!("{NEW_ERROR} {}", 880_000 + seq % 1000),
+            }));
+        }
         if m.is_multiple_of(3) {
             seq += 1;
             logs.push(json!({
@@ -379,10 +460,14 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
     for b in [deploys, perf, ai, logs] {
         bodies.extend(b.finish());
     }
+    let jobs = ci_jobs(end);
+    let ci = jobs.iter().map(|j| format!("{j}\n")).collect();
     Day {
         end,
         bodies,
         counts,
+        ci,
+        ci_jobs: jobs.len() as u64,
     }
 }
 
@@ -493,6 +578,14 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
         t.accepted += report.accepted;
         t.duplicates += report.duplicates;
     }
+    let ci = app
+        .ingestor
+        .ingest_ci(Format::Ndjson, day.ci.as_bytes())
+        .await
+        .context("ingesting CI jobs")?;
+    if let Some(r) = ci.rejected.first() {
+        anyhow::bail!("demo CI job was rejected: {r}");
+    }
     let ingested = started.elapsed();
 
     let run = app.engine.run(end).await?;
@@ -505,7 +598,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
             serde_json::to_string_pretty(&json!({
                 "data_dir": dir,
                 "outbox": config.outbox_dir(),
-                "ingested": totals.iter().map(|(k, r)| (k.as_str(), r.accepted)).collect::<std::collections::BTreeMap<_, _>>(),
+                "ingested": totals.iter().map(|(k, r)| (k.as_str(), r.accepted)).chain([("ci-jobs", ci.accepted)]).collect::<std::collections::BTreeMap<_, _>>(),
                 "findings": open,
                 "actions_delivered": run.delivery.delivered,
             }))?
@@ -518,6 +611,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
         totals
             .iter()
             .map(|(k, r)| format!("{} {}", r.accepted, k))
+            .chain([format!("{} ci jobs", ci.accepted)])
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -525,10 +619,11 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
         "personal data and secrets (customer emails, an API key) were redacted before storage"
     );
     println!(
-        "diagnosis at {} over the last {} minutes against the {} before:",
+        "diagnosis at {}: routes over {}-minute windows from the rollups (open after {} bad \
+         windows), deploys after they settle, CI jobs, error-log patterns:",
         end.format("%H:%M"),
         config.analyzers.route_health.window_minutes,
-        config.analyzers.route_health.window_minutes
+        config.analyzers.hysteresis.open_after
     );
     if open.is_empty() {
         println!("no findings");

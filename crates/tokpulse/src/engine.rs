@@ -3,12 +3,14 @@
 //! actions. Analyzers stay pure; every I/O step is here. The clock is an argument, so tests and
 //! the demo run it at any instant.
 
+use crate::diagnosis;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use tokpulse_act::{
     DeliveryReport, Routing, Sink, deliver_due, plan_for_change, plan_for_recurrence,
     plan_for_resolution,
 };
+use tokpulse_analyze::deploy::gather_by_deploy;
 use tokpulse_analyze::{Analyzer, AnalyzersConfig, Inputs};
 use tokpulse_core::{FindingKind, FindingStatus, StoredFinding, Timestamp, Window};
 use tokpulse_store::{FindingChange, Store};
@@ -21,8 +23,10 @@ const MAX_OPEN: i64 = 100_000;
 pub struct DiagnosisRun {
     /// The window examined.
     pub window: Option<Window>,
-    /// Requests examined in the window and its baseline.
+    /// Requests in the window examined (from the rollups).
     pub samples: usize,
+    /// Requests folded into the rollups by this run.
+    pub rolled_up: usize,
     /// Findings seen in this run, with what happened to each in the store.
     pub seen: Vec<(FindingChange, StoredFinding)>,
     /// Findings resolved by this run.
@@ -37,6 +41,7 @@ pub struct DiagnosisRun {
 pub struct Engine {
     store: Arc<dyn Store>,
     analyzers: Vec<Box<dyn Analyzer + Send + Sync>>,
+    config: AnalyzersConfig,
     window: chrono::Duration,
     sinks: Vec<Arc<dyn Sink>>,
     max_attempts: u32,
@@ -57,6 +62,7 @@ impl Engine {
         Engine {
             store,
             analyzers: analyzers.build(),
+            config: analyzers.clone(),
             window: chrono::Duration::minutes(i64::from(analyzers.route_health.window_minutes)),
             sinks,
             max_attempts,
@@ -70,41 +76,84 @@ impl Engine {
         &self.sinks
     }
 
-    /// One diagnosis run as of `now`, then one delivery pass.
+    /// One diagnosis run as of `now`, then one delivery pass: rolls up the new requests, judges
+    /// every route's latest windows from the rollups (with hysteresis), checks settled deploys,
+    /// CI jobs and error-log patterns (see [`diagnosis`]), gathers what follows a deploy into its
+    /// finding, then stores, resolves and queues.
     pub async fn run(&self, now: Timestamp) -> anyhow::Result<DiagnosisRun> {
+        let store = self.store.as_ref();
+        let rolled_up = diagnosis::roll_up(store).await?;
         let window = Window {
             start: now - self.window,
             end: now,
         };
         let baseline_window = window.previous();
-        let current = self.store.request_samples(window).await?;
-        let baseline = self.store.request_samples(baseline_window).await?;
         let deployments = self
             .store
             .deployments(Window {
-                start: baseline_window.start,
+                start: (now - diagnosis::DEPLOY_LOOKBACK).min(baseline_window.start),
                 end: now,
             })
             .await?;
-        let inputs = Inputs {
-            now,
-            window,
-            current: &current,
-            baseline_window,
-            baseline: &baseline,
-            deployments: &deployments,
-        };
+        let mut kinds: BTreeSet<FindingKind> = diagnosis::KINDS.iter().copied().collect();
+        let mut findings = Vec::new();
+        // Analyzers over raw samples (route health runs over rollups below).
+        let raw: Vec<&(dyn Analyzer + Send + Sync)> = self
+            .analyzers
+            .iter()
+            .map(|a| a.as_ref())
+            .filter(|a| !diagnosis::over_rollups(*a))
+            .collect();
+        if !raw.is_empty() {
+            let current = self.store.request_samples(window).await?;
+            let baseline = self.store.request_samples(baseline_window).await?;
+            let inputs = Inputs {
+                now,
+                window,
+                current: &current,
+                baseline_window,
+                baseline: &baseline,
+                deployments: &deployments,
+            };
+            for a in raw {
+                kinds.extend(a.kinds().iter().copied());
+                findings.extend(a.analyze(&inputs));
+            }
+        }
+        let routes = diagnosis::route_windows(store, &self.config, &deployments, now).await?;
         let mut run = DiagnosisRun {
             window: Some(window),
-            samples: current.len() + baseline.len(),
+            samples: usize::try_from(routes.requests).unwrap_or(usize::MAX),
+            rolled_up,
             ..DiagnosisRun::default()
         };
-        let mut kinds: BTreeSet<FindingKind> = BTreeSet::new();
-        let mut findings = Vec::new();
-        for a in &self.analyzers {
-            kinds.extend(a.kinds().iter().copied());
-            findings.extend(a.analyze(&inputs));
+        findings.extend(routes.findings);
+        let (patterns, top) =
+            diagnosis::error_patterns(store, &self.config, &deployments, window).await?;
+        for f in &mut findings {
+            if f.kind == FindingKind::ErrorSpike
+                && let Some(evidence) = top.get(&f.service)
+            {
+                f.evidence.extend(evidence.iter().cloned());
+            }
         }
+        let checks = diagnosis::deploy_checks(store, &self.config, &deployments, now).await?;
+        findings.extend(checks.findings);
+        // A pattern new since a deploy that regressed began with it: it joins that deploy's
+        // finding whenever it is seen.
+        for mut p in patterns {
+            if let Some(c) = &p.cause
+                && checks.regressed.contains(&c.deployment_id)
+            {
+                p.window.start = c.deployed_at;
+            }
+            findings.push(p);
+        }
+        let clean = checks.clean;
+        let group =
+            chrono::Duration::minutes(i64::from(self.config.deploy_regression.group_minutes));
+        let mut findings = gather_by_deploy(findings, &deployments, group);
+        findings.extend(diagnosis::ci_findings(store, &self.config, now).await?);
 
         let mut changes = Vec::with_capacity(findings.len());
         for f in &findings {
@@ -146,10 +195,19 @@ impl Engine {
         // Open findings of the kinds these analyzers own that this run did not see have stopped.
         let seen: BTreeSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
         for f in open.values() {
-            if kinds.contains(&f.finding.kind)
-                && !seen.contains(f.finding.fingerprint.as_str())
-                && self.store.resolve_finding(f.id, now).await?
-            {
+            let fp = f.finding.fingerprint.as_str();
+            // A deploy's regression resolves once a later deploy of its service checks clean.
+            let stopped = if f.finding.kind == FindingKind::DeployRegression {
+                clean.contains(&f.finding.service)
+                    && f.finding.cause.as_ref().is_some_and(|c| {
+                        deployments.iter().any(|d| {
+                            d.service.as_str() == f.finding.service && d.timestamp > c.deployed_at
+                        })
+                    })
+            } else {
+                kinds.contains(&f.finding.kind) && !routes.keep_open.contains(fp)
+            };
+            if stopped && !seen.contains(fp) && self.store.resolve_finding(f.id, now).await? {
                 let mut resolved = f.clone();
                 resolved.status = FindingStatus::Resolved;
                 resolved.resolved_at = Some(now);

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod cost;
 pub mod demo;
+pub mod diagnosis;
 pub mod engine;
 pub mod ingest_files;
 pub mod keys;

@@ -43,6 +43,7 @@ pub fn router(state: Arc<ServerState>, request_timeout: Duration) -> Router {
         .route("/v1/ingest/ai-usage", post(ingest_ai_usage))
         .route("/v1/ingest/logs", post(ingest_logs))
         .route("/v1/events/deploy", post(ingest_deploys))
+        .route("/v1/ingest/ci-runs", post(ingest_ci_runs))
         .route("/v1/findings", get(list_findings))
         .route("/v1/privacy/report", get(privacy::report))
         .route("/v1/privacy/forget", post(privacy::forget))
@@ -113,6 +114,33 @@ async fn ingest_deploys(
     body: Body,
 ) -> Result<Response, ApiError> {
     ingest(&state, RecordKind::Deploys, &headers, body).await
+}
+
+/// `POST /v1/ingest/ci-runs`: GitHub Actions runs and jobs (see `tokpulse_ingest::ci`).
+async fn ingest_ci_runs(
+    State(state): State<Arc<ServerState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::Service, "ci_jobs").await?;
+    let raw = read_body(body, state.max_body_bytes).await?;
+    let decoded = decode_body(
+        &raw,
+        header_str(&headers, header::CONTENT_ENCODING),
+        state.max_body_bytes,
+    )?;
+    let format = Format::detect(header_str(&headers, header::CONTENT_TYPE), &decoded)?;
+    let report = state.app.ingestor.ingest_ci(format, &decoded).await?;
+    Ok((report_status(&report), Json(report)).into_response())
+}
+
+/// 422 when every record was refused, else 200.
+fn report_status(report: &tokpulse_ingest::IngestReport) -> StatusCode {
+    if report.accepted == 0 && report.duplicates == 0 && !report.rejected.is_empty() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
 }
 
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {

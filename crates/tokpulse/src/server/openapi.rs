@@ -108,6 +108,97 @@ pub struct DeployIn {
     description: Option<String>,
 }
 
+/// One CI record (`POST /v1/ingest/ci-runs`): a GitHub Actions `workflow_run` or
+/// `workflow_job` webhook payload (other top-level fields such as `action` and `sender` are
+/// ignored), with exactly one of the two objects.
+#[derive(Serialize, ToSchema)]
+pub struct CiRecordIn {
+    /// A workflow run, as in the `workflow_run` webhook.
+    workflow_run: Option<CiRunIn>,
+    /// A job, as in the `workflow_job` webhook.
+    workflow_job: Option<CiJobIn>,
+    /// The payload's repository: its `full_name` (`owner/name`) or GitHub's object. Copied into
+    /// the run or job when that does not name one.
+    repository: Option<serde_json::Value>,
+}
+
+/// A workflow run: GitHub's `workflow_run` object (fields not listed are ignored). Stored by
+/// `id` and `run_attempt`; a later webhook of the same attempt replaces an earlier one.
+#[derive(Serialize, ToSchema)]
+pub struct CiRunIn {
+    /// The run's id.
+    id: u64,
+    /// The workflow's name.
+    name: Option<String>,
+    /// The workflow's id.
+    workflow_id: Option<u64>,
+    /// The workflow file.
+    path: Option<String>,
+    /// The branch. Passes the privacy guard.
+    head_branch: Option<String>,
+    /// The commit.
+    head_sha: String,
+    /// The commit message or PR title. Passes the privacy guard.
+    display_title: Option<String>,
+    /// `push`, `pull_request`…
+    event: Option<String>,
+    /// The run number.
+    run_number: Option<u64>,
+    /// 1, then 2… per re-run (default 1).
+    run_attempt: Option<u32>,
+    /// `requested`, `queued`, `in_progress`, `completed`…
+    status: String,
+    /// `success`, `failure`, `cancelled`, `timed_out`… once completed.
+    conclusion: Option<String>,
+    /// RFC 3339.
+    created_at: Option<String>,
+    /// RFC 3339.
+    run_started_at: Option<String>,
+    /// RFC 3339; for a completed run, when it completed.
+    updated_at: Option<String>,
+    /// The run's page.
+    html_url: Option<String>,
+    /// `owner/name` or GitHub's repository object.
+    repository: Option<serde_json::Value>,
+}
+
+/// A job: GitHub's `workflow_job` object (fields not listed are ignored), plus
+/// `failure_message`. Stored by `id` and `run_attempt`.
+#[derive(Serialize, ToSchema)]
+pub struct CiJobIn {
+    /// The job's id.
+    id: u64,
+    /// The run it belongs to.
+    run_id: u64,
+    /// The run's attempt (default 1).
+    run_attempt: Option<u32>,
+    /// The workflow's name.
+    workflow_name: Option<String>,
+    /// The job's name.
+    name: String,
+    /// The branch. Passes the privacy guard.
+    head_branch: Option<String>,
+    /// The commit.
+    head_sha: String,
+    /// `queued`, `in_progress`, `completed`…
+    status: String,
+    /// `success`, `failure`, `cancelled`, `timed_out`… once completed.
+    conclusion: Option<String>,
+    /// RFC 3339.
+    created_at: Option<String>,
+    /// RFC 3339.
+    started_at: Option<String>,
+    /// RFC 3339.
+    completed_at: Option<String>,
+    /// The job's page.
+    html_url: Option<String>,
+    /// `owner/name` or GitHub's repository object.
+    repository: Option<serde_json::Value>,
+    /// Why it failed (the failed step's annotation or log tail; not in the webhook). Passes the
+    /// privacy guard; failures are grouped by its template.
+    failure_message: Option<String>,
+}
+
 /// A record that was not stored.
 #[derive(Serialize, ToSchema)]
 pub struct RejectionOut {
@@ -182,6 +273,12 @@ ingest_path!(
 );
 ingest_path!(ingest_logs, "/v1/ingest/logs", LogIn, "application logs");
 ingest_path!(ingest_deploys, "/v1/events/deploy", DeployIn, "deployments");
+ingest_path!(
+    ingest_ci_runs,
+    "/v1/ingest/ci-runs",
+    CiRecordIn,
+    "GitHub Actions workflow runs and jobs (CSV is refused: the records nest)"
+);
 
 /// Health of the server and its store.
 #[utoipa::path(
@@ -377,6 +474,7 @@ impl Modify for BearerAuth {
         ingest_ai_usage,
         ingest_logs,
         ingest_deploys,
+        ingest_ci_runs,
         findings,
         privacy_report,
         privacy_forget,
@@ -389,6 +487,9 @@ impl Modify for BearerAuth {
         AiUsageIn,
         LogIn,
         DeployIn,
+        CiRecordIn,
+        CiRunIn,
+        CiJobIn,
         IngestReportOut,
         RejectionOut,
         ErrorOut,
@@ -455,6 +556,35 @@ mod tests {
             must.sort_unstable();
             assert_eq!(required, must, "{schema}");
         }
+    }
+
+    /// The CI schemas list exactly the fields the CI parser reads, with the same required-ness.
+    #[test]
+    fn ci_schemas_match_what_the_parser_reads() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        for (schema, fields) in [
+            ("CiRunIn", tokpulse_ingest::ci::RUN_FIELDS),
+            ("CiJobIn", tokpulse_ingest::ci::JOB_FIELDS),
+        ] {
+            let mut read: Vec<String> = fields.iter().map(|(n, _)| n.to_string()).collect();
+            read.sort_unstable();
+            assert_eq!(properties(&doc, schema), read, "{schema}");
+            let s = &doc["components"]["schemas"][schema];
+            let mut required: Vec<&str> = s["required"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+            let mut must: Vec<&str> = fields.iter().filter(|f| f.1).map(|f| f.0).collect();
+            required.sort_unstable();
+            must.sort_unstable();
+            assert_eq!(required, must, "{schema}");
+        }
+        assert_eq!(
+            properties(&doc, "CiRecordIn"),
+            ["repository", "workflow_job", "workflow_run"]
+        );
     }
 
     fn properties(doc: &serde_json::Value, schema: &str) -> Vec<String> {

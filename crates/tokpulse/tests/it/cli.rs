@@ -90,7 +90,7 @@ fn ingest_files_reports_rejects_and_skips_duplicates() {
 }
 
 #[test]
-fn demo_finds_the_injected_regression_and_error_spike() {
+fn demo_finds_each_injected_problem_and_nothing_else() {
     let t = TestCommand::new();
     let (stdout, stderr) = t.expect(&["demo", "--requests", "120000", "--format", "json"], 0);
     let v: serde_json::Value =
@@ -103,22 +103,32 @@ fn demo_finds_the_injected_regression_and_error_spike() {
                 && f["finding"]["route"] == route
         })
     };
-    let latency = found("latency_regression", "api", "GET /api/search")
-        .unwrap_or_else(|| panic!("no latency finding: {stdout}"));
-    assert_eq!(
-        latency["finding"]["cause"]["version"], "v2.14.0",
-        "{latency}"
+    let api = found("deploy_regression", "api", "GET /api/search")
+        .unwrap_or_else(|| panic!("no api deploy regression: {stdout}"));
+    assert_eq!(api["finding"]["cause"]["version"], "v2.14.0", "{api}");
+    let web = found("deploy_regression", "web", "POST /checkout")
+        .unwrap_or_else(|| panic!("no web deploy regression: {stdout}"));
+    assert_eq!(web["finding"]["cause"]["version"], "v5.3.1", "{web}");
+    let new_error = findings
+        .iter()
+        .find(|f| f["finding"]["kind"] == "new_error_pattern")
+        .unwrap_or_else(|| panic!("no new error pattern: {stdout}"));
+    assert_eq!(new_error["finding"]["service"], "mobile-bff");
+    assert!(
+        found("ci_failure", "shopfront/app", "CI / e2e").is_some(),
+        "{stdout}"
     );
-    let errors = found("error_spike", "web", "POST /checkout")
-        .unwrap_or_else(|| panic!("no error finding: {stdout}"));
-    assert_eq!(errors["finding"]["cause"]["version"], "v5.3.1", "{errors}");
-    assert_eq!(findings.len(), 2, "only the injected problems: {stdout}");
+    assert!(
+        found("flaky_job", "shopfront/app", "CI / unit").is_some(),
+        "{stdout}"
+    );
+    assert_eq!(findings.len(), 5, "only the injected problems: {stdout}");
 
     let outbox = t.path().join("tokpulse-data/demo/outbox");
     let issues: Vec<_> = std::fs::read_dir(outbox.join("issues")).unwrap().collect();
-    assert_eq!(issues.len(), 2);
+    assert_eq!(issues.len(), 5);
     let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
-    assert_eq!(jsonl.lines().count(), 2);
+    assert_eq!(jsonl.lines().count(), 5);
     // Nothing personal was stored.
     let db = std::fs::read(t.path().join("tokpulse-data/demo/tokpulse.db")).unwrap();
     let db = String::from_utf8_lossy(&db);

@@ -28,10 +28,18 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
             .unwrap();
         assert!(r.rejected.is_empty(), "{:?}", r.rejected.first());
     }
+    let ci = app
+        .ingestor
+        .ingest_ci(Format::Ndjson, day.ci.as_bytes())
+        .await
+        .unwrap();
+    assert!(ci.rejected.is_empty(), "{:?}", ci.rejected.first());
+    assert_eq!(ci.accepted, day.ci_jobs);
     let perf = day.counts[0].1 as i64;
     assert_eq!(store.count(Table::PerformanceMetrics).await.unwrap(), perf);
 
     let run = app.engine.run(end).await.unwrap();
+    assert_eq!(run.rolled_up as i64, perf, "every request is rolled up");
     let mut seen: Vec<(FindingKind, String, String)> = run
         .seen
         .iter()
@@ -48,71 +56,93 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
         seen,
         vec![
             (
-                FindingKind::LatencyRegression,
+                FindingKind::DeployRegression,
                 "api".into(),
                 "GET /api/search".into()
             ),
             (
-                FindingKind::ErrorSpike,
+                FindingKind::DeployRegression,
                 "web".into(),
                 "POST /checkout".into()
             ),
+            (
+                FindingKind::CiFailure,
+                "shopfront/app".into(),
+                "CI / e2e".into()
+            ),
+            (
+                FindingKind::FlakyJob,
+                "shopfront/app".into(),
+                "CI / unit".into()
+            ),
+            (FindingKind::NewErrorPattern, "mobile-bff".into(), "".into()),
         ],
         "exactly the injected problems"
     );
     for (change, f) in &run.seen {
         assert!(matches!(change, FindingChange::New { .. }));
-        let cause = f.finding.cause.as_ref().expect("the deploy is named");
-        let expected = if f.finding.service == "api" {
-            "a1b2c3d4e5f6"
-        } else {
-            "9f8e7d6c5b4a"
+        let expected = match (f.finding.kind, f.finding.service.as_str()) {
+            (FindingKind::DeployRegression, "api") => "a1b2c3d4e5f6",
+            (FindingKind::DeployRegression, _) => "9f8e7d6c5b4a",
+            (FindingKind::NewErrorPattern, _) => "4c1d2e9b7a",
+            _ => continue,
         };
+        let cause = f.finding.cause.as_ref().expect("the deploy is named");
         assert_eq!(cause.commit_sha.as_deref(), Some(expected));
     }
-    assert_eq!(run.delivery.delivered, 2);
+    assert_eq!(run.delivery.delivered, 5);
     let issues = std::fs::read_dir(outbox.join("issues")).unwrap().count();
-    assert_eq!(issues, 2);
+    assert_eq!(issues, 5);
 
     // Same problems a minute later: updated, not duplicated; nothing new is filed, and each
     // issue gets one update with the latest evidence (the interval is one minute here).
+    // Deploys are checked once: the deploy findings are seen again through the route alerts
+    // that follow them.
     let later = end + chrono::Duration::minutes(1);
     let run = app.engine.run(later).await.unwrap();
-    assert_eq!(run.queued, 2, "one update per finding");
+    let titles: Vec<(&FindingChange, &str)> = run
+        .seen
+        .iter()
+        .map(|(c, f)| (c, f.finding.title.as_str()))
+        .collect();
+    assert_eq!(run.queued, 5, "one update per finding: {titles:?}");
     let again = app
         .engine
         .run(later + chrono::Duration::seconds(20))
         .await
         .unwrap();
     assert_eq!(again.queued, 0, "at most one update per interval");
-    assert_eq!(run.seen.len(), 2);
+    assert_eq!(run.seen.len(), 5);
     assert!(
         run.seen
             .iter()
             .all(|(c, f)| matches!(c, FindingChange::Updated { .. }) && f.occurrences == 2)
     );
-    assert_eq!(store.count(Table::Findings).await.unwrap(), 2);
-    assert_eq!(std::fs::read_dir(outbox.join("issues")).unwrap().count(), 2);
+    assert_eq!(store.count(Table::Findings).await.unwrap(), 5);
+    assert_eq!(std::fs::read_dir(outbox.join("issues")).unwrap().count(), 5);
 
-    // A day later there is no traffic in the window: the findings stop and are resolved.
+    // A day later the new error has stopped: resolved. CI findings hold while the failures
+    // are the latest runs; a deploy's regression holds until a later deploy checks clean.
     let run = app
         .engine
         .run(end + chrono::Duration::days(1))
         .await
         .unwrap();
-    assert_eq!(run.resolved.len(), 2);
-    assert!(
+    let resolved: Vec<FindingKind> = run.resolved.iter().map(|f| f.finding.kind).collect();
+    assert_eq!(resolved, [FindingKind::NewErrorPattern]);
+    assert_eq!(
         store
             .findings(Some(FindingStatus::Open), 10)
             .await
             .unwrap()
-            .is_empty()
+            .len(),
+        4
     );
     let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
     assert_eq!(
         jsonl.lines().count(),
-        6,
-        "two opens, two updates and two resolutions:\n{jsonl}"
+        13,
+        "five opens, five updates, the CI findings' next updates and one resolution:\n{jsonl}"
     );
     // No customer email reached the store.
     assert!(

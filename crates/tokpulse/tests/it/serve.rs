@@ -162,6 +162,11 @@ async fn serve_runs_diagnosis_on_its_interval_and_delivers_to_every_sink() {
     }
     t.env
         .push(("TOKPULSE_DIAGNOSIS_INTERVAL_SECS".into(), "1".into()));
+    // One bad window opens a problem here (the default waits for three).
+    t.env.push((
+        "TOKPULSE_ANALYZERS_HYSTERESIS_OPEN_AFTER".into(),
+        "1".into(),
+    ));
     let key = t.create_key("service");
     let (mut child, base) = start(&t);
     // 60 slow requests in the last minute: over the 1500 ms p95 threshold.
