@@ -6,6 +6,7 @@ mod auth;
 mod error;
 pub mod openapi;
 pub mod privacy;
+pub mod webhooks;
 
 pub use error::ApiError;
 

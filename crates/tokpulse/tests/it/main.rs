@@ -8,3 +8,4 @@ mod nab;
 mod pipeline;
 mod privacy;
 mod serve;
+mod webhooks;
