@@ -122,6 +122,10 @@ pub struct DiagnoseArgs {
     /// Diagnose as of this instant (RFC 3339); default now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// Also list findings resolved since then: a duration before `--at` (`90m`, `6h`, `7d`)
+    /// or an RFC 3339 time. Default: open findings only.
+    #[arg(long, value_name = "DURATION|TIMESTAMP")]
+    pub since: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,

@@ -68,10 +68,25 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             let sinks = crate::app::sinks(&config, &env)?;
             let store = open_store(&target()).await?;
             let app = App::with_sinks(&config, store.clone(), sinks);
+            let since = a
+                .since
+                .as_deref()
+                .map(|s| parse_since(s, now))
+                .transpose()
+                .map_err(|e| Exit(2, format!("error: --since: {e}")))?;
             let run = app.engine.run(now).await?;
             let open = store
                 .findings(Some(tokpulse_core::FindingStatus::Open), 1000)
                 .await?;
+            let resolved_since: Vec<_> = match since {
+                Some(since) => store
+                    .findings(Some(tokpulse_core::FindingStatus::Resolved), 1000)
+                    .await?
+                    .into_iter()
+                    .filter(|f| f.resolved_at.is_some_and(|t| t >= since))
+                    .collect(),
+                None => run.resolved.clone(),
+            };
             store.close().await;
             match a.format {
                 OutputFormat::Json => println!(
@@ -80,8 +95,9 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
                         "at": now,
                         "window": run.window,
                         "samples": run.samples,
+                        "since": since,
                         "open": open,
-                        "resolved": run.resolved,
+                        "resolved": resolved_since,
                         "queued_actions": run.queued,
                     }))?
                 ),
@@ -96,7 +112,7 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
                     } else {
                         println!("{}", findings_table(&open));
                     }
-                    for r in &run.resolved {
+                    for r in &resolved_since {
                         println!("resolved: {}", r.finding.title);
                     }
                 }
@@ -348,4 +364,26 @@ pub fn findings_table(findings: &[StoredFinding]) -> Table {
         ]);
     }
     t
+}
+
+/// `--since`: an RFC 3339 time, or a duration before `now` (`90m`, `6h`, `7d`, `30s`).
+pub fn parse_since(
+    s: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("expected a duration (90m, 6h, 7d) or an RFC 3339 time, got {s:?}"))?;
+    let d = match unit {
+        "s" => chrono::Duration::seconds(n),
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => return Err(format!("unknown unit in {s:?}: use s, m, h or d")),
+    };
+    Ok(now - d)
 }

@@ -235,14 +235,21 @@ pub async fn route_windows(
             volumes,
         ));
     }
+    // Stored: `{"state": …, "service": …, "route": …}` per fingerprint.
     let mut states: BTreeMap<String, HysteresisState> = BTreeMap::new();
+    let mut about: BTreeMap<String, (String, String)> = BTreeMap::new();
     for (key, v) in store.detector_states("hyst:").await? {
-        if let Ok(s) = serde_json::from_value(v) {
-            states.insert(key.trim_start_matches("hyst:").to_string(), s);
+        let fp = key.trim_start_matches("hyst:").to_string();
+        if let (Ok(s), Some(service), Some(route)) = (
+            serde_json::from_value(v["state"].clone()),
+            v["service"].as_str(),
+            v["route"].as_str(),
+        ) {
+            states.insert(fp.clone(), s);
+            about.insert(fp, (service.to_string(), route.to_string()));
         }
     }
     // Routes each fingerprint is about, from any window's findings or the stored state.
-    let mut about: BTreeMap<String, (String, String)> = BTreeMap::new();
     for (_, found, _) in &verdicts {
         for (fp, f) in found {
             about.insert(
@@ -290,7 +297,13 @@ pub async fn route_windows(
             let keep = state.open || state.bad_in_a_row > 0;
             writes.push((
                 format!("hyst:{fp}"),
-                keep.then(|| serde_json::to_value(state).expect("hysteresis state serialises")),
+                keep.then(|| {
+                    serde_json::json!({
+                        "state": state,
+                        "service": route.map(|r| r.0.as_str()),
+                        "route": route.map(|r| r.1.as_str()),
+                    })
+                }),
             ));
         }
     }
@@ -325,7 +338,7 @@ fn began(
 pub struct DeployChecks {
     /// Regressions of the deploys checked by this run.
     pub findings: Vec<Finding>,
-    /// Services whose deploy checked by this run was clean (their older deploys' findings can
+    /// Services whose latest checked deploy was clean (their older deploys' findings can
     /// resolve).
     pub clean: BTreeSet<String>,
     /// Ids of every deploy found to have regressed, by this run or an earlier one.
@@ -378,14 +391,9 @@ pub async fn deploy_checks(
             .filter(|s| s.service == d.service.as_str())
             .collect();
         let finding = dr.check(d, deployments, &samples, after_end);
-        match &finding {
-            Some(f) => {
-                tracing::info!(deploy = d.id.as_str(), title = %f.title, "deploy regressed");
-                out.regressed.insert(d.id.as_str().to_string());
-            }
-            None => {
-                out.clean.insert(d.service.as_str().to_string());
-            }
+        if let Some(f) = &finding {
+            tracing::info!(deploy = d.id.as_str(), title = %f.title, "deploy regressed");
+            out.regressed.insert(d.id.as_str().to_string());
         }
         writes.push((
             key,
@@ -397,6 +405,24 @@ pub async fn deploy_checks(
         out.findings.extend(finding);
     }
     store.put_detector_states(&writes, now).await?;
+    // Per service, whether its latest checked deploy regressed.
+    let mut latest: BTreeMap<&str, &DeployEvent> = BTreeMap::new();
+    for d in deployments {
+        let key = format!("deploy:{}", d.id.as_str());
+        let is_checked = checked.contains(&key) || writes.iter().any(|(k, _)| *k == key);
+        if is_checked
+            && latest
+                .get(d.service.as_str())
+                .is_none_or(|l| l.timestamp < d.timestamp)
+        {
+            latest.insert(d.service.as_str(), d);
+        }
+    }
+    out.clean = latest
+        .into_iter()
+        .filter(|(_, d)| !out.regressed.contains(d.id.as_str()))
+        .map(|(s, _)| s.to_string())
+        .collect();
     Ok(out)
 }
 

@@ -3,6 +3,7 @@
 
 mod cli;
 mod common;
+mod diagnosis;
 mod http;
 mod nab;
 mod pipeline;
