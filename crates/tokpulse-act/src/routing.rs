@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use tokpulse_core::{FindingKind, Severity};
 
 /// Finding kinds a rule may name besides [`FindingKind::ALL`]: kinds the seed's rules route
-/// that their analyzers do not raise yet (the budget tiers' findings), so that a config naming
-/// them keeps working when they arrive.
-pub const PLANNED_KINDS: [&str; 1] = ["budget_overrun"];
+/// that nothing raises yet, so that a config naming them keeps working when they arrive. (The
+/// budget tiers' `budget_overrun` is raised by the cost run now.)
+pub const PLANNED_KINDS: [&str; 0] = [];
 
 /// One rule: findings of these kinds (all when empty) at or above this severity go to these
 /// sinks. A finding goes to the union of the sinks of every rule it matches.

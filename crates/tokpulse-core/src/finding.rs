@@ -25,11 +25,17 @@ pub enum FindingKind {
     NewErrorPattern,
     /// A metric moved to a new level and stayed there.
     LevelShift,
+    /// The month's projected spend is 10% or more over a budget; severity follows the tier.
+    BudgetOverrun,
+    /// AI calls to a model the pricing catalog does not know: stored unpriced.
+    UnknownModel,
+    /// Tokens or cost per request of a feature, route or model changed for good at a deploy.
+    CostRegression,
 }
 
 impl FindingKind {
     /// Every kind.
-    pub const ALL: [FindingKind; 7] = [
+    pub const ALL: [FindingKind; 10] = [
         FindingKind::LatencyRegression,
         FindingKind::ErrorSpike,
         FindingKind::DeployRegression,
@@ -37,6 +43,9 @@ impl FindingKind {
         FindingKind::FlakyJob,
         FindingKind::NewErrorPattern,
         FindingKind::LevelShift,
+        FindingKind::BudgetOverrun,
+        FindingKind::UnknownModel,
+        FindingKind::CostRegression,
     ];
 
     /// The stored name; also a GitHub label.
@@ -49,6 +58,9 @@ impl FindingKind {
             FindingKind::FlakyJob => "flaky_job",
             FindingKind::NewErrorPattern => "new_error_pattern",
             FindingKind::LevelShift => "level_shift",
+            FindingKind::BudgetOverrun => "budget_overrun",
+            FindingKind::UnknownModel => "unknown_model",
+            FindingKind::CostRegression => "cost_regression",
         }
     }
 }

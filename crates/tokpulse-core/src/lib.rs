@@ -14,6 +14,7 @@
 
 mod ci;
 mod finding;
+mod infra;
 mod records;
 mod values;
 
@@ -22,6 +23,7 @@ pub use finding::{
     Cause, Evidence, Finding, FindingKind, FindingStatus, Fingerprint, Severity, StoredFinding,
     Window,
 };
+pub use infra::{InfraProvider, InfraUsageRecord};
 pub use records::{
     AiUsageRecord, Attributes, DeployEvent, LogLevel, LogRecord, PerformanceRecord, Platform,
     RecordKind, RequestSample,

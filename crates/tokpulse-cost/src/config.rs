@@ -23,6 +23,17 @@ use std::collections::{BTreeMap, BTreeSet};
 ///
 /// [cost.aliases]             # an Azure deployment name → the model it runs
 /// "prod-chat" = "gpt-4o"
+///
+/// [cost.feature_budgets_usd]  # optional budgets per feature and per model
+/// "search-summary" = 150.0
+/// [cost.model_budgets_usd]
+/// "gpt-4o" = 300.0
+///
+/// [cost.infra.vercel]        # the plan, its monthly fee, what it includes, overage prices
+/// plan = "pro"
+/// monthly_usd = 20.0
+/// included = { requests = 1000000, bandwidth_gb = 1000, function_gb_hours = 1000 }
+/// overage_usd = { requests = 0.0000006, bandwidth_gb = 0.15, function_gb_hours = 0.18 }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -37,6 +48,95 @@ pub struct CostConfig {
     pub prices: Vec<PriceConfig>,
     /// Other names for catalog models: alias → model.
     pub aliases: BTreeMap<String, String>,
+    /// Optional budgets per feature, in dollars a month.
+    pub feature_budgets_usd: BTreeMap<String, f64>,
+    /// Optional budgets per model, in dollars a month.
+    pub model_budgets_usd: BTreeMap<String, f64>,
+    /// Infrastructure plans by provider (`vercel`, `supabase`): what a month costs.
+    pub infra: BTreeMap<String, InfraPlan>,
+}
+
+/// A provider's plan: a monthly fee that includes some usage, and a price per unit beyond it.
+/// Metrics measured as a size (`db_size_gb`, `storage_gb`) are billed on the month's largest
+/// value; the others (`requests`, `bandwidth_gb`, `function_gb_hours`, `egress_gb`) on the
+/// month's sum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfraPlan {
+    /// The plan's name (`hobby`, `pro`, `free`, `team`…).
+    pub plan: String,
+    /// The monthly fee in dollars.
+    #[serde(default)]
+    pub monthly_usd: f64,
+    /// Usage included in the fee, per metric.
+    #[serde(default)]
+    pub included: BTreeMap<String, f64>,
+    /// Dollars per unit beyond the included usage, per metric.
+    #[serde(default)]
+    pub overage_usd: BTreeMap<String, f64>,
+}
+
+impl InfraPlan {
+    /// Vercel Pro as published when this was written: $20 a month per seat; 1M edge requests,
+    /// 1 TB of fast data transfer and 1,000 GB-hours of function execution included; $2 per
+    /// extra million requests, $0.15 per GB, $0.18 per GB-hour.
+    pub fn vercel_pro() -> Self {
+        InfraPlan {
+            plan: "pro".into(),
+            monthly_usd: 20.0,
+            included: [
+                ("requests".to_owned(), 1_000_000.0),
+                ("bandwidth_gb".to_owned(), 1_000.0),
+                ("function_gb_hours".to_owned(), 1_000.0),
+            ]
+            .into(),
+            overage_usd: [
+                ("requests".to_owned(), 2.0 / 1_000_000.0),
+                ("bandwidth_gb".to_owned(), 0.15),
+                ("function_gb_hours".to_owned(), 0.18),
+            ]
+            .into(),
+        }
+    }
+
+    /// Supabase Pro as published when this was written: $25 a month; 8 GB of database, 100 GB
+    /// of file storage and 250 GB of egress included; $0.125 per GB of database, $0.021 per GB
+    /// of storage, $0.09 per GB of egress beyond.
+    pub fn supabase_pro() -> Self {
+        InfraPlan {
+            plan: "pro".into(),
+            monthly_usd: 25.0,
+            included: [
+                ("db_size_gb".to_owned(), 8.0),
+                ("storage_gb".to_owned(), 100.0),
+                ("egress_gb".to_owned(), 250.0),
+            ]
+            .into(),
+            overage_usd: [
+                ("db_size_gb".to_owned(), 0.125),
+                ("storage_gb".to_owned(), 0.021),
+                ("egress_gb".to_owned(), 0.09),
+            ]
+            .into(),
+        }
+    }
+
+    /// Whether `metric` is billed on its largest value (a size) rather than its sum.
+    pub fn is_level(metric: &str) -> bool {
+        matches!(metric, "db_size_gb" | "storage_gb")
+    }
+
+    /// The cost of a month with `usage` per metric (sums, or largest values for sizes).
+    pub fn month_cost(&self, usage: &BTreeMap<String, f64>) -> f64 {
+        self.monthly_usd
+            + usage
+                .iter()
+                .map(|(m, q)| {
+                    let over = (q - self.included.get(m).copied().unwrap_or(0.0)).max(0.0);
+                    over * self.overage_usd.get(m).copied().unwrap_or(0.0)
+                })
+                .sum::<f64>()
+    }
 }
 
 impl Default for CostConfig {
@@ -47,6 +147,13 @@ impl Default for CostConfig {
             builtin_catalog: true,
             prices: Vec::new(),
             aliases: BTreeMap::new(),
+            feature_budgets_usd: BTreeMap::new(),
+            model_budgets_usd: BTreeMap::new(),
+            infra: [
+                ("vercel".to_owned(), InfraPlan::vercel_pro()),
+                ("supabase".to_owned(), InfraPlan::supabase_pro()),
+            ]
+            .into(),
         }
     }
 }
@@ -108,6 +215,40 @@ impl CostConfig {
             problems.push(format!(
                 "cost.interval_coverage: must be in (0.5, 0.99], got {c}"
             ));
+        }
+        for (table, budgets) in [
+            ("feature_budgets_usd", &self.feature_budgets_usd),
+            ("model_budgets_usd", &self.model_budgets_usd),
+        ] {
+            for (name, b) in budgets {
+                if !(b.is_finite() && *b > 0.0) {
+                    problems.push(format!("cost.{table}.{name}: must be > 0, got {b}"));
+                }
+            }
+        }
+        for (provider, plan) in &self.infra {
+            let at = format!("cost.infra.{provider}");
+            if !matches!(provider.as_str(), "vercel" | "supabase") {
+                problems.push(format!(
+                    "{at}: unknown provider {provider:?}; expected vercel or supabase"
+                ));
+            }
+            if !(plan.monthly_usd.is_finite() && plan.monthly_usd >= 0.0) {
+                problems.push(format!(
+                    "{at}.monthly_usd: must be >= 0, got {}",
+                    plan.monthly_usd
+                ));
+            }
+            for (table, values) in [
+                ("included", &plan.included),
+                ("overage_usd", &plan.overage_usd),
+            ] {
+                for (metric, v) in values {
+                    if !(v.is_finite() && *v >= 0.0) {
+                        problems.push(format!("{at}.{table}.{metric}: must be >= 0, got {v}"));
+                    }
+                }
+            }
         }
         let mut seen = BTreeSet::new();
         for (i, p) in self.prices.iter().enumerate() {

@@ -58,7 +58,7 @@ pub mod recommend;
 mod rollup;
 
 pub use budget::{BudgetStatus, BudgetTier};
-pub use config::{CostConfig, PriceConfig, PriceUnit};
+pub use config::{CostConfig, InfraPlan, PriceConfig, PriceUnit};
 pub use error::UnknownModel;
 pub use forecast::{DailySpend, Forecast, ForecastError, Method, forecast};
 pub use pricing::{BUILTIN_ALIASES, BUILTIN_PRICES, Call, Catalog, Cost, Day, Price};

@@ -41,12 +41,17 @@ impl IngestReport {
 /// The clock the ingestor checks "not in the future" against.
 pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
 
+/// Sets an AI usage record's `cost_usd` before it is stored: the binary prices each call with
+/// the dated catalog (`None` for a model the catalog does not know, never zero).
+pub type Pricer = Arc<dyn Fn(&mut AiUsageRecord) + Send + Sync>;
+
 /// Takes bodies or parsed records through the privacy guard into the store. Cheap to clone.
 #[derive(Clone)]
 pub struct Ingestor {
     guard: Arc<Guard>,
     store: Arc<dyn Store>,
     clock: Clock,
+    pricer: Option<Pricer>,
 }
 
 impl fmt::Debug for Ingestor {
@@ -64,7 +69,15 @@ impl Ingestor {
             guard,
             store,
             clock: Arc::new(chrono::Utc::now),
+            pricer: None,
         }
+    }
+
+    /// The same ingestor, pricing each AI usage record with `pricer` before it is guarded
+    /// and stored.
+    pub fn with_pricer(mut self, pricer: Pricer) -> Self {
+        self.pricer = Some(pricer);
+        self
     }
 
     /// The same ingestor with another clock (tests, replays of old data).
@@ -112,7 +125,12 @@ impl Ingestor {
             };
             match batch {
                 ParsedBatch::Performance(v) => Batch::Performance(screen.run(v)),
-                ParsedBatch::AiUsage(v) => Batch::AiUsage(screen.run(v)),
+                ParsedBatch::AiUsage(mut v) => {
+                    if let Some(price) = &self.pricer {
+                        v.iter_mut().for_each(|(_, r)| price(r));
+                    }
+                    Batch::AiUsage(screen.run(v))
+                }
                 ParsedBatch::Logs(v) => Batch::Logs(screen.run(v)),
                 ParsedBatch::Deploys(v) => Batch::Deploys(screen.run(v)),
             }

@@ -127,5 +127,5 @@ pub use fields::{
     FieldSpec, FieldType, MAX_ATTRIBUTES_BYTES, MAX_ATTRIBUTES_DEPTH, MAX_AUTHOR_BYTES,
     MAX_DURATION_MS, MAX_MESSAGE_BYTES, MAX_ROUTE_BYTES, fields,
 };
-pub use ingestor::{Clock, IngestReport, Ingestor, MAX_FUTURE};
+pub use ingestor::{Clock, IngestReport, Ingestor, MAX_FUTURE, Pricer};
 pub use parse::{MAX_RECORDS, Parsed, ParsedBatch, Rejection, parse};

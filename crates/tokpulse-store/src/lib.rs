@@ -60,6 +60,7 @@
 #![warn(missing_docs)]
 
 mod convert;
+mod cost;
 mod diagnosis;
 mod error;
 mod jobs;
@@ -72,6 +73,7 @@ mod sqlite;
 pub mod testing;
 mod types;
 
+pub use cost::{CostPrediction, StoredCostPrediction};
 pub use diagnosis::{CiBatch, ErrorLog, PendingSample, RollupRow, RollupWrite};
 pub use error::StoreError;
 pub use jobs::{JobClaim, JobRunRow, JobStatus, JobTrigger};
@@ -92,8 +94,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use tokpulse_core::{
-    CiJob, DeployEvent, Finding, FindingStatus, RecordKind, RequestSample, StoredFinding,
-    Timestamp, Window,
+    AiUsageRecord, CiJob, DeployEvent, Finding, FindingStatus, InfraUsageRecord, RecordKind,
+    RequestSample, StoredFinding, Timestamp, Window,
 };
 
 /// The store: every read and write the pipeline makes. Both backends pass the same
@@ -332,6 +334,43 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64, StoreError> {
         let _ = (table, cutoff, limit);
         Err(StoreError::Unsupported("retention"))
+    }
+
+    /// AI usage records with `window.start <= timestamp < window.end`, oldest first, with the
+    /// cost stored at ingest (`None` for a model the catalog did not know).
+    async fn ai_usage(&self, window: Window) -> Result<Vec<AiUsageRecord>, StoreError> {
+        let _ = window;
+        Err(StoreError::Unsupported("cost tracking"))
+    }
+
+    /// Writes infrastructure usage records in one transaction; a record whose id is already
+    /// stored counts as a duplicate. Infra usage carries no free text (provider, project,
+    /// metric, plan are labels), so it does not pass the guard.
+    async fn insert_infra_usage(
+        &self,
+        records: &[InfraUsageRecord],
+        now: Timestamp,
+    ) -> Result<InsertOutcome, StoreError> {
+        let _ = (records, now);
+        Err(StoreError::Unsupported("cost tracking"))
+    }
+
+    /// Infrastructure usage whose period starts in `window`, oldest first.
+    async fn infra_usage(&self, window: Window) -> Result<Vec<InfraUsageRecord>, StoreError> {
+        let _ = window;
+        Err(StoreError::Unsupported("cost tracking"))
+    }
+
+    /// Stores one cost prediction; returns its row id.
+    async fn insert_cost_prediction(&self, p: &CostPrediction) -> Result<i64, StoreError> {
+        let _ = p;
+        Err(StoreError::Unsupported("cost tracking"))
+    }
+
+    /// The latest `limit` cost predictions, newest first.
+    async fn cost_predictions(&self, limit: i64) -> Result<Vec<StoredCostPrediction>, StoreError> {
+        let _ = limit;
+        Err(StoreError::Unsupported("cost tracking"))
     }
 
     /// Claims a slot of a job (see [`JobClaim`]): inserts its `running` row, or takes over a

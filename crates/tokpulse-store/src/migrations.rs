@@ -44,6 +44,11 @@ const SQLITE: &[EmbeddedMigration] = &[
         sql: include_str!("../migrations/sqlite/0003_diagnosis.sql"),
     },
     EmbeddedMigration {
+        version: 4,
+        name: "cost",
+        sql: include_str!("../migrations/sqlite/0004_cost.sql"),
+    },
+    EmbeddedMigration {
         version: 5,
         name: "jobs",
         sql: include_str!("../migrations/sqlite/0005_jobs.sql"),
@@ -70,6 +75,11 @@ const POSTGRES: &[EmbeddedMigration] = &[
         version: 4,
         name: "diagnosis",
         sql: include_str!("../migrations/postgres/0004_diagnosis.sql"),
+    },
+    EmbeddedMigration {
+        version: 5,
+        name: "cost",
+        sql: include_str!("../migrations/postgres/0005_cost.sql"),
     },
     EmbeddedMigration {
         version: 6,

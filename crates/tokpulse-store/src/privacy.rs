@@ -340,6 +340,7 @@ pub(crate) fn retention_rule(table: Table) -> Option<(&'static str, &'static str
         // A run still going is the scheduler's claim on its slot.
         Table::JobRuns => ("started_at", "status <> 'running'"),
         Table::WebhookDeliveries => ("received_at", "TRUE"),
+        Table::InfraUsage => ("period_start", "TRUE"),
         Table::ApiKeys => return None,
     })
 }

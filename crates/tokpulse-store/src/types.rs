@@ -88,11 +88,12 @@ pub enum Table {
     DetectorState,
     JobRuns,
     WebhookDeliveries,
+    InfraUsage,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 19] = [
+    pub const ALL: [Table; 20] = [
         Table::PerformanceMetrics,
         Table::ApplicationLogs,
         Table::AiUsageMetrics,
@@ -112,6 +113,7 @@ impl Table {
         Table::DetectorState,
         Table::JobRuns,
         Table::WebhookDeliveries,
+        Table::InfraUsage,
     ];
 
     /// The SQL name.
@@ -136,6 +138,7 @@ impl Table {
             Table::DetectorState => "detector_state",
             Table::JobRuns => "job_runs",
             Table::WebhookDeliveries => "webhook_deliveries",
+            Table::InfraUsage => "infra_usage",
         }
     }
 

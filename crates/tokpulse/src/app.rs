@@ -48,6 +48,8 @@ pub struct App {
     pub engine: Arc<Engine>,
     /// The guard's policies and key: what forget and export compute a person's token with.
     pub guard_config: Arc<GuardConfig>,
+    /// `[cost]`: the catalog ingest prices with, budgets, infrastructure plans.
+    pub cost: Arc<tokpulse_cost::CostConfig>,
 }
 
 /// The sinks that need no credentials: the outbox, when enabled or in a dry run.
@@ -160,7 +162,10 @@ impl App {
     /// Builds the pipeline with the given sinks.
     pub fn with_sinks(config: &Config, store: Arc<dyn Store>, sinks: Vec<Arc<dyn Sink>>) -> App {
         let guard = Arc::new(Guard::new(&config.guard));
-        let ingestor = Arc::new(Ingestor::new(guard, store.clone()));
+        let catalog = Arc::new(tokpulse_cost::Catalog::from_config(&config.cost));
+        let ingestor = Arc::new(
+            Ingestor::new(guard, store.clone()).with_pricer(crate::cost_run::pricer(catalog)),
+        );
         let engine = Arc::new(Engine::new(
             store.clone(),
             &config.analyzers,
@@ -173,6 +178,7 @@ impl App {
             store,
             ingestor,
             engine,
+            cost: Arc::new(config.cost.clone()),
             guard_config: Arc::new(config.guard.clone()),
         }
     }

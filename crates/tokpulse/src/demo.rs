@@ -578,6 +578,27 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
         t.accepted += report.accepted;
         t.duplicates += report.duplicates;
     }
+    // The month's spend: AI calls through the same ingest path (priced there), the deploy
+    // that made one feature longer, and the Vercel and Supabase usage.
+    let month = crate::demo_cost::generate(end, args.seed, 5000);
+    for (kind, body) in std::iter::once((RecordKind::Deploys, &month.deploy_body))
+        .chain(month.ai_bodies.iter().map(|b| (RecordKind::AiUsage, b)))
+    {
+        let report = app
+            .ingestor
+            .ingest(kind, Format::Ndjson, body.as_bytes())
+            .await
+            .with_context(|| format!("ingesting the month's {kind} records"))?;
+        if let Some(r) = report.rejected.first() {
+            anyhow::bail!(
+                "demo data was rejected: record {}: {}: {}",
+                r.index,
+                r.field,
+                r.reason
+            );
+        }
+    }
+    store.insert_infra_usage(&month.infra, end).await?;
     let ci = app
         .ingestor
         .ingest_ci(Format::Ndjson, day.ci.as_bytes())
@@ -590,6 +611,7 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
 
     let run = app.engine.run(end).await?;
     let open: Vec<_> = run.seen.iter().map(|(_, f)| f.clone()).collect();
+    let cost = crate::cost_run::run(&app.engine, &config.cost, end).await?;
     store.close().await;
 
     if !human {
@@ -601,6 +623,12 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
                 "ingested": totals.iter().map(|(k, r)| (k.as_str(), r.accepted)).chain([("ci-jobs", ci.accepted)]).collect::<std::collections::BTreeMap<_, _>>(),
                 "findings": open,
                 "actions_delivered": run.delivery.delivered,
+                "cost": {
+                    "ai_records": month.ai_records,
+                    "summary": cost.summary,
+                    "findings": cost.seen,
+                    "predictions": cost.predictions,
+                },
             }))?
         );
         return Ok(0);
@@ -631,8 +659,16 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
         println!("{}", crate::commands::findings_table(&open));
     }
     println!(
+        "\ncost: {} AI calls this month and last priced at ingest, with Vercel and Supabase usage",
+        month.ai_records
+    );
+    crate::cost::print_demo(&cost.summary);
+    if !cost.seen.is_empty() {
+        println!("{}", crate::commands::findings_table(&cost.seen));
+    }
+    println!(
         "outbox: {} issue drafts in {}, actions logged in {}",
-        run.delivery.delivered,
+        run.delivery.delivered + cost.delivery.delivered,
         config.outbox_dir().join("issues").display(),
         config.outbox_dir().join("actions.jsonl").display()
     );

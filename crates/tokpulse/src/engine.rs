@@ -76,6 +76,16 @@ impl Engine {
         &self.sinks
     }
 
+    /// Which sinks a finding goes to (the cost run routes its findings with it).
+    pub fn routing(&self) -> &Routing {
+        &self.routing
+    }
+
+    /// The store it reads and writes.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
     /// One diagnosis run as of `now`, then one delivery pass: rolls up the new requests, judges
     /// every route's latest windows from the rollups (with hysteresis), checks settled deploys,
     /// CI jobs and error-log patterns (see [`diagnosis`]), gathers what follows a deploy into its

@@ -424,3 +424,22 @@ fn numbers_inside_brackets_keep_the_brackets() {
         .expect("not blocked");
     assert_eq!(out.as_str(), "(card [CREDIT_CARD])");
 }
+
+#[test]
+fn byte_classes_of_every_byte() {
+    // Every byte value at every one of the 64 positions.
+    for pos in 0..64 {
+        for c in 0..=255u8 {
+            let mut chunk = [b' '; 64];
+            chunk[pos] = c;
+            let (starts, words) = classes64(&chunk);
+            let start = c.is_ascii_digit() || c.is_ascii_uppercase() || c == b'+' || c == b'(';
+            assert_eq!(starts, u64::from(start) << pos, "start {c:#x} at {pos}");
+            assert_eq!(words, u64::from(is_word(c)) << pos, "word {c:#x} at {pos}");
+        }
+    }
+    let all: [u8; 64] = std::array::from_fn(|k| b"a1Z_+(-x"[k % 8]);
+    let (starts, words) = classes64(&all);
+    assert_eq!(starts, 0x3636_3636_3636_3636);
+    assert_eq!(words, 0x8f8f_8f8f_8f8f_8f8f);
+}

@@ -1,6 +1,8 @@
 //! The PostgreSQL (and Supabase) backend: a pooled connection, timestamptz and jsonb columns,
 //! row-level security set up by the migrations.
 
+mod cost;
+
 use crate::convert::{self, DeployParts, FindingParts, json_from_value};
 use crate::privacy::{self, Fate, SUBJECT_TABLES, SubjectTable};
 use crate::redact::redact_url;
@@ -978,6 +980,39 @@ impl Store for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn ai_usage(
+        &self,
+        window: Window,
+    ) -> Result<Vec<tokpulse_core::AiUsageRecord>, StoreError> {
+        self.cost_ai_usage(window).await
+    }
+
+    async fn insert_infra_usage(
+        &self,
+        records: &[tokpulse_core::InfraUsageRecord],
+        now: Timestamp,
+    ) -> Result<InsertOutcome, StoreError> {
+        self.cost_insert_infra(records, now).await
+    }
+
+    async fn infra_usage(
+        &self,
+        window: Window,
+    ) -> Result<Vec<tokpulse_core::InfraUsageRecord>, StoreError> {
+        self.cost_infra_usage(window).await
+    }
+
+    async fn insert_cost_prediction(&self, p: &crate::CostPrediction) -> Result<i64, StoreError> {
+        self.cost_insert_prediction(p).await
+    }
+
+    async fn cost_predictions(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<crate::StoredCostPrediction>, StoreError> {
+        self.cost_predictions_latest(limit).await
     }
 
     async fn claim_job_run(&self, claim: &crate::JobClaim<'_>) -> Result<Option<i64>, StoreError> {

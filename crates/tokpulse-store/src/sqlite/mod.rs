@@ -8,6 +8,8 @@
 //!
 //! Timestamps are stored as unix milliseconds, so sub-millisecond precision is dropped.
 
+mod cost;
+
 use crate::convert::{
     self, DeployParts, FindingParts, from_ms, from_ms_opt, json_from_str, to_json, to_ms,
 };
@@ -1118,6 +1120,39 @@ impl Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn ai_usage(
+        &self,
+        window: Window,
+    ) -> Result<Vec<tokpulse_core::AiUsageRecord>, StoreError> {
+        self.cost_ai_usage(window).await
+    }
+
+    async fn insert_infra_usage(
+        &self,
+        records: &[tokpulse_core::InfraUsageRecord],
+        now: Timestamp,
+    ) -> Result<InsertOutcome, StoreError> {
+        self.cost_insert_infra(records, now).await
+    }
+
+    async fn infra_usage(
+        &self,
+        window: Window,
+    ) -> Result<Vec<tokpulse_core::InfraUsageRecord>, StoreError> {
+        self.cost_infra_usage(window).await
+    }
+
+    async fn insert_cost_prediction(&self, p: &crate::CostPrediction) -> Result<i64, StoreError> {
+        self.cost_insert_prediction(p).await
+    }
+
+    async fn cost_predictions(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<crate::StoredCostPrediction>, StoreError> {
+        self.cost_predictions_latest(limit).await
     }
 
     async fn claim_job_run(&self, claim: &crate::JobClaim<'_>) -> Result<Option<i64>, StoreError> {

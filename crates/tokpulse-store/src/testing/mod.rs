@@ -16,6 +16,7 @@
 //! Each generated test gets a new, empty, unmigrated store: a SQLite file in a temporary
 //! directory, or a new database in the shared [`PgCluster`].
 
+mod cost;
 mod diagnosis;
 mod jobs;
 mod pg;
@@ -125,6 +126,9 @@ macro_rules! store_conformance {
             detector_state_and_error_logs,
             job_runs_are_claimed_once_and_leases_expire,
             webhook_deliveries_are_taken_once,
+            ai_usage_is_read_back_with_its_cost,
+            infra_usage_is_idempotent_by_id,
+            cost_predictions_are_kept_newest_first,
         );
     };
 }

@@ -25,6 +25,10 @@ use tokpulse_core::{
 };
 use tokpulse_guard::Entity;
 
+pub use super::cost::{
+    ai_usage_is_read_back_with_its_cost, cost_predictions_are_kept_newest_first,
+    infra_usage_is_idempotent_by_id,
+};
 pub use super::diagnosis::{
     ci_runs_and_jobs_are_idempotent, detector_state_and_error_logs, rollups_are_committed_once,
 };

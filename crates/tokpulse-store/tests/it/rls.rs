@@ -162,6 +162,14 @@ fn insert_sql(table: &str, key: &str) -> (String, &'static str) {
             ),
             "owner",
         ),
+        "infra_usage" => (
+            format!(
+                "INSERT INTO infra_usage (record_id, provider, project, metric, quantity, \
+                 period_start, period_end, ingested_at) \
+                 VALUES ('{key}', 'vercel', 'shop', 'requests', 10, now(), now(), now())"
+            ),
+            "project",
+        ),
         "webhook_deliveries" => (
             format!(
                 "INSERT INTO webhook_deliveries (source, delivery_id, event, received_at) \

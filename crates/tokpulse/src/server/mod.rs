@@ -3,6 +3,7 @@
 //! place ([`ApiError`]).
 
 mod auth;
+pub mod cost;
 mod error;
 pub mod openapi;
 pub mod privacy;
@@ -47,6 +48,7 @@ pub fn router(state: Arc<ServerState>, request_timeout: Duration) -> Router {
         .route("/v1/ingest/ci-runs", post(ingest_ci_runs))
         .route("/v1/findings", get(list_findings))
         .route("/v1/privacy/report", get(privacy::report))
+        .route("/v1/cost/summary", get(cost::summary))
         .route("/v1/privacy/forget", post(privacy::forget))
         .route("/v1/privacy/export", post(privacy::export))
         .fallback(not_found)

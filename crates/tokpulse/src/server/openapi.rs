@@ -331,6 +331,42 @@ pub struct AuditRowOut {
     count: i64,
 }
 
+/// A month's cost summary (`GET /v1/cost/summary`, `tokpulse cost report --format json`).
+#[derive(Serialize, ToSchema)]
+pub struct CostSummaryOut {
+    /// `YYYY-MM`.
+    month: String,
+    /// The last complete day counted.
+    as_of: String,
+    /// AI + infrastructure spend so far this month, dollars.
+    spend_to_date_usd: f64,
+    /// AI part.
+    ai_usd: f64,
+    /// Infrastructure part.
+    infra_usd: f64,
+    /// `[{day, ai_usd, infra_usd}]` per day of the month so far.
+    daily: Vec<serde_json::Value>,
+    /// `[{name, calls, failed_calls, input_tokens, output_tokens, cost_usd, unpriced_calls}]`,
+    /// most expensive first.
+    by_feature: Vec<serde_json::Value>,
+    /// Per model, the same fields.
+    by_model: Vec<serde_json::Value>,
+    /// Per service, the same fields.
+    by_service: Vec<serde_json::Value>,
+    /// `[{provider, project, plan, usage, cost_usd}]`.
+    infra: Vec<serde_json::Value>,
+    /// Models the catalog does not know: `[{model, services, calls, input_tokens, output_tokens}]`.
+    unknown_models: Vec<serde_json::Value>,
+    /// `[{scope, spend_to_date_usd, forecasts, status: {budget_usd, projection_usd, deviation, tier}}]`.
+    budgets: Vec<serde_json::Value>,
+    /// Project forecasts: `[{method, as_of, spent_to_date, projection, lower, upper, coverage}]`.
+    forecasts: Vec<serde_json::Value>,
+    /// `[{kind, subject, monthly_saving_usd, title, evidence}]`, biggest saving first.
+    recommendations: Vec<serde_json::Value>,
+    /// Cost regressions at deploys.
+    regressions: Vec<serde_json::Value>,
+}
+
 /// The privacy audit: counts, never values.
 #[derive(Serialize, ToSchema)]
 pub struct PrivacyReportOut {
@@ -402,6 +438,27 @@ pub struct ExportOut {
     security(("bearer" = []))
 )]
 fn privacy_report() {}
+
+/// The month's AI and infrastructure spend (per day, feature, model, service), both forecasts
+/// with their intervals, budget status per budget with its tier, unpriced models,
+/// recommendations with their monthly savings and cost regressions at deploys. Roles `service`
+/// and `authenticated`.
+#[utoipa::path(
+    get,
+    path = "/v1/cost/summary",
+    tag = "cost",
+    params(
+        ("month" = Option<String>, Query, description = "`YYYY-MM`; the current month (to the last complete day) by default"),
+    ),
+    responses(
+        (status = 200, description = "The month's cost summary", body = CostSummaryOut),
+        (status = 400, description = "Bad query", body = ErrorOut),
+        (status = 401, description = "Missing or unknown API key", body = ErrorOut),
+        (status = 403, description = "Needs role `service` or `authenticated`", body = ErrorOut),
+    ),
+    security(("bearer" = []))
+)]
+fn cost_summary() {}
 
 /// Erases a person: deletes every telemetry row and embedding holding their hash token,
 /// replaces it by `[FORGOTTEN]` in findings and actions, in one transaction, and records the
@@ -476,6 +533,7 @@ impl Modify for BearerAuth {
         ingest_deploys,
         ingest_ci_runs,
         findings,
+        cost_summary,
         privacy_report,
         privacy_forget,
         privacy_export,
@@ -494,6 +552,7 @@ impl Modify for BearerAuth {
         RejectionOut,
         ErrorOut,
         SubjectIn,
+        CostSummaryOut,
         PrivacyReportOut,
         AuditRowOut,
         ForgetReceiptOut,
@@ -585,6 +644,21 @@ mod tests {
             properties(&doc, "CiRecordIn"),
             ["repository", "workflow_job", "workflow_run"]
         );
+    }
+
+    /// `CostSummaryOut` documents exactly the fields a cost summary serialises to.
+    #[test]
+    fn cost_summary_schema_matches_the_answer() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 3, 10).unwrap();
+        let summary = crate::cost_run::summarize(
+            &tokpulse_cost::CostConfig::default(),
+            &crate::cost_run::CostInputs::default(),
+            day,
+        );
+        let v = serde_json::to_value(&summary).unwrap();
+        assert_eq!(properties(&doc, "CostSummaryOut"), keys(&v));
+        assert!(doc["paths"]["/v1/cost/summary"]["get"].is_object());
     }
 
     fn properties(doc: &serde_json::Value, schema: &str) -> Vec<String> {

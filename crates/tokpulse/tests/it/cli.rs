@@ -124,11 +124,54 @@ fn demo_finds_each_injected_problem_and_nothing_else() {
     );
     assert_eq!(findings.len(), 5, "only the injected problems: {stdout}");
 
+    // The month heads over budget, with its tier and recommendations, and one feature costs
+    // more per request since a deploy: exactly those cost findings.
+    let cost = &v["cost"];
+    let budget = &cost["summary"]["budgets"][0];
+    let tier = budget["status"]["tier"].as_str().unwrap();
+    assert_ne!(tier, "monitor", "{budget}");
+    let recs: Vec<&str> = cost["summary"]["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "caching",
+        "cheaper_model",
+        "cut_failed_calls",
+        "batch_embeddings",
+    ] {
+        assert!(recs.contains(&kind), "{kind}: {recs:?}");
+    }
+    let mut kinds: Vec<&str> = cost["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["finding"]["kind"].as_str().unwrap())
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["budget_overrun", "cost_regression"], "{cost}");
+    let regression = cost["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["finding"]["kind"] == "cost_regression")
+        .unwrap();
+    assert_eq!(regression["finding"]["cause"]["commit_sha"], "abc123f9e1");
+    assert!(
+        regression["finding"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("tokens per request since deploy abc123f"),
+        "{regression}"
+    );
+
     let outbox = t.path().join("tokpulse-data/demo/outbox");
     let issues: Vec<_> = std::fs::read_dir(outbox.join("issues")).unwrap().collect();
-    assert_eq!(issues.len(), 5);
+    assert_eq!(issues.len(), 7);
     let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
-    assert_eq!(jsonl.lines().count(), 5);
+    assert_eq!(jsonl.lines().count(), 7);
     // Nothing personal was stored.
     let db = std::fs::read(t.path().join("tokpulse-data/demo/tokpulse.db")).unwrap();
     let db = String::from_utf8_lossy(&db);

@@ -1,0 +1,1425 @@
+//! The cost run: AI and infrastructure spend of the month so far, its month-end forecast by
+//! both methods, budget tiers, recommendations, unknown models and cost regressions at deploys.
+//!
+//! [`load`] reads what the run needs from the store; [`summarize`] is pure (same inputs, same
+//! summary) and is what `tokpulse cost report`, `tokpulse cost forecast` and
+//! `GET /v1/cost/summary` print; [`findings`] turns a summary into findings; [`run`] is the
+//! engine step a scheduler calls: it stores every forecast in `cost_predictions`, upserts the
+//! findings, queues their actions through the routing table and resolves the cost findings
+//! that stopped.
+
+use crate::engine::Engine;
+use chrono::{Datelike, Days, NaiveDate, TimeDelta};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use tokpulse_act::{plan_for_change, plan_for_resolution};
+use tokpulse_core::{
+    AiUsageRecord, Cause, DeployEvent, Evidence, Finding, FindingKind, FindingStatus, Fingerprint,
+    InfraUsageRecord, Severity, StoredFinding, Timestamp, Window,
+};
+use tokpulse_cost::forecast::days_in_month;
+use tokpulse_cost::recommend::{
+    self, CheaperModelRule, EmbeddingCalls, FailedCalls, FeatureUsage, PromptRepeats,
+    Recommendation,
+};
+use tokpulse_cost::{
+    BudgetStatus, BudgetTier, Call, Catalog, CostConfig, DailySpend, Forecast, InfraPlan, Method,
+    Rollup, forecast,
+};
+use tokpulse_ingest::Pricer;
+use tokpulse_store::{CostPrediction, Store};
+
+/// Days of daily spend before the month the forecasts see (the robust method looks back 56).
+pub const HISTORY_DAYS: u64 = 62;
+/// Days of usage recommendations are measured over.
+pub const RECOMMEND_DAYS: u64 = 30;
+/// Deploys this many days back are checked for cost regressions.
+pub const REGRESSION_LOOKBACK_DAYS: u64 = 14;
+/// Calls each side of a deploy needed to judge a change per request.
+pub const REGRESSION_MIN_CALLS: u64 = 50;
+/// A change per request smaller than this (20%) is not a regression.
+pub const REGRESSION_MIN_CHANGE: f64 = 0.20;
+/// Monthly impact below this is not reported.
+pub const REGRESSION_MIN_IMPACT_USD: f64 = 5.0;
+
+/// The attribute holding a hash of the prompt (never the prompt): repeated prompts.
+pub const PROMPT_HASH_ATTR: &str = "prompt_hash";
+/// The attribute holding how many inputs an embedding call sent.
+pub const INPUT_COUNT_ATTR: &str = "input_count";
+
+/// The kinds of finding the cost run owns (and resolves when they stop).
+pub const KINDS: [FindingKind; 3] = [
+    FindingKind::BudgetOverrun,
+    FindingKind::UnknownModel,
+    FindingKind::CostRegression,
+];
+
+/// What ingest does to an AI usage record: its cost at the price of its day from `catalog`, or
+/// `None` when the model is unknown (never zero; the cost run raises an `unknown_model`
+/// finding for it).
+pub fn pricer(catalog: Arc<Catalog>) -> Pricer {
+    Arc::new(move |r: &mut AiUsageRecord| {
+        r.cost_usd = catalog
+            .price(&Call::from_record(r))
+            .ok()
+            .map(|c| c.total_usd());
+    })
+}
+
+/// What a cost run reads.
+#[derive(Debug, Default)]
+pub struct CostInputs {
+    /// AI usage from [`HISTORY_DAYS`] before the month to the end of `as_of`.
+    pub ai: Vec<AiUsageRecord>,
+    /// Infrastructure usage of the same span.
+    pub infra: Vec<InfraUsageRecord>,
+    /// Deploys of the last [`REGRESSION_LOOKBACK_DAYS`] (and a week before, for baselines).
+    pub deploys: Vec<DeployEvent>,
+}
+
+/// First instant of a day.
+fn start_of(day: NaiveDate) -> Timestamp {
+    day.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// The first day of `day`'s month.
+pub fn month_start(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).unwrap_or(day)
+}
+
+/// The last complete day at `now` (yesterday): forecasts use whole days only.
+pub fn last_complete_day(now: Timestamp) -> NaiveDate {
+    now.date_naive().pred_opt().unwrap_or(now.date_naive())
+}
+
+/// Reads the usage and deploys a summary of the month of `as_of` needs.
+pub async fn load(store: &dyn Store, as_of: NaiveDate) -> anyhow::Result<CostInputs> {
+    let first = month_start(as_of)
+        .checked_sub_days(Days::new(HISTORY_DAYS))
+        .unwrap_or(as_of);
+    let end = start_of(as_of + Days::new(1));
+    let window = Window {
+        start: start_of(first),
+        end,
+    };
+    let deploy_from = as_of
+        .checked_sub_days(Days::new(REGRESSION_LOOKBACK_DAYS + 7))
+        .unwrap_or(as_of);
+    Ok(CostInputs {
+        ai: store.ai_usage(window).await?,
+        infra: store.infra_usage(window).await?,
+        deploys: store
+            .deployments(Window {
+                start: start_of(deploy_from),
+                end,
+            })
+            .await?,
+    })
+}
+
+/// One day's spend.
+#[derive(Debug, Clone, Serialize)]
+pub struct DaySpend {
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// Priced AI calls.
+    pub ai_usd: f64,
+    /// Infrastructure: the plan fee spread over the month plus usage beyond what it includes.
+    pub infra_usd: f64,
+}
+
+/// Spend of one feature, model or service this month.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SpendLine {
+    /// Its name (`(none)` for calls without a feature).
+    pub name: String,
+    /// Calls.
+    pub calls: u64,
+    /// Failed calls.
+    pub failed_calls: u64,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Dollars (priced calls only).
+    pub cost_usd: f64,
+    /// Calls to models the catalog does not know (not in `cost_usd`).
+    pub unpriced_calls: u64,
+}
+
+/// One provider project's infrastructure this month.
+#[derive(Debug, Clone, Serialize)]
+pub struct InfraLine {
+    /// `vercel` or `supabase`.
+    pub provider: String,
+    /// The provider's project.
+    pub project: String,
+    /// The configured plan (`none` without one: priced at zero and said so).
+    pub plan: String,
+    /// Usage per metric so far (sums; largest value for sizes).
+    pub usage: BTreeMap<String, f64>,
+    /// Cost so far: the fee for the days elapsed plus overage.
+    pub cost_usd: f64,
+}
+
+/// A model the catalog does not know, with what its calls used this month.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnknownModelLine {
+    /// The model as called.
+    pub model: String,
+    /// Services that called it.
+    pub services: Vec<String>,
+    /// Calls.
+    pub calls: u64,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+}
+
+/// A budget and where the month is heading against it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BudgetLine {
+    /// `project`, `feature:<name>` or `model:<name>`.
+    pub scope: String,
+    /// Spend so far.
+    pub spend_to_date_usd: f64,
+    /// Every method's forecast.
+    pub forecasts: Vec<Forecast>,
+    /// The status by the headline method (robust seasonal, else linear).
+    pub status: BudgetStatus,
+}
+
+/// A cost regression at a deploy.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostRegression {
+    /// The service deployed.
+    pub service: String,
+    /// The feature (`(none)` for calls without one).
+    pub feature: String,
+    /// The model, or `*` for all the feature's models.
+    pub model: String,
+    /// `tokens` or `cost` per request.
+    pub metric: &'static str,
+    /// Per request before the deploy.
+    pub before: f64,
+    /// Per request after.
+    pub after: f64,
+    /// Cost per request before and after, dollars.
+    pub cost_per_request: (f64, f64),
+    /// Calls per day after the deploy.
+    pub calls_per_day: f64,
+    /// Extra dollars a month at the new rate.
+    pub monthly_impact_usd: f64,
+    /// The deploy.
+    pub deploy: DeployEvent,
+}
+
+/// Everything the cost run, the report and the API say about a month.
+#[derive(Debug, Clone, Serialize)]
+pub struct CostSummary {
+    /// `YYYY-MM`.
+    pub month: String,
+    /// The last complete day counted.
+    pub as_of: NaiveDate,
+    /// Spend so far this month (AI + infrastructure).
+    pub spend_to_date_usd: f64,
+    /// AI part.
+    pub ai_usd: f64,
+    /// Infrastructure part.
+    pub infra_usd: f64,
+    /// Per day of the month so far.
+    pub daily: Vec<DaySpend>,
+    /// Per feature, most expensive first.
+    pub by_feature: Vec<SpendLine>,
+    /// Per model, most expensive first.
+    pub by_model: Vec<SpendLine>,
+    /// Per service, most expensive first.
+    pub by_service: Vec<SpendLine>,
+    /// Infrastructure per provider project.
+    pub infra: Vec<InfraLine>,
+    /// Models the catalog does not know.
+    pub unknown_models: Vec<UnknownModelLine>,
+    /// The project budget first, then per feature and model.
+    pub budgets: Vec<BudgetLine>,
+    /// Project forecasts when no budget is set (else the project budget line has them).
+    pub forecasts: Vec<Forecast>,
+    /// Ways to spend less, biggest saving first.
+    pub recommendations: Vec<Recommendation>,
+    /// Cost regressions at deploys.
+    pub regressions: Vec<CostRegression>,
+}
+
+fn feature_name(r: &AiUsageRecord) -> &str {
+    r.feature.as_ref().map_or("(none)", |f| f.as_str())
+}
+
+fn add_line(line: &mut SpendLine, r: &AiUsageRecord, cost: Option<f64>) {
+    line.calls += 1;
+    line.failed_calls += u64::from(!r.success);
+    line.input_tokens += r.prompt_tokens;
+    line.output_tokens += r.completion_tokens;
+    match cost {
+        Some(c) => line.cost_usd += c,
+        None => line.unpriced_calls += 1,
+    }
+}
+
+fn sorted_lines(map: BTreeMap<String, SpendLine>) -> Vec<SpendLine> {
+    let mut v: Vec<SpendLine> = map
+        .into_iter()
+        .map(|(name, mut l)| {
+            l.name = name;
+            l
+        })
+        .collect();
+    v.sort_by(|a, b| b.cost_usd.total_cmp(&a.cost_usd).then(a.name.cmp(&b.name)));
+    v
+}
+
+fn days(first: NaiveDate, last: NaiveDate) -> impl Iterator<Item = NaiveDate> {
+    first.iter_days().take_while(move |d| *d <= last)
+}
+
+/// Infrastructure cost per day from `first` to `as_of`, and a line per provider project of the
+/// month of `as_of`. Each month's cost to a day is the plan fee for the days elapsed plus the
+/// overage of the usage so far; a day's cost is the difference with the day before.
+fn infra_daily(
+    config: &CostConfig,
+    infra: &[InfraUsageRecord],
+    first: NaiveDate,
+    as_of: NaiveDate,
+) -> (BTreeMap<NaiveDate, f64>, Vec<InfraLine>) {
+    // (provider, project) → day → metric → quantity that day (sum; max for sizes).
+    type PerDay = BTreeMap<NaiveDate, BTreeMap<String, f64>>;
+    let mut by_project: BTreeMap<(String, String), PerDay> = BTreeMap::new();
+    for r in infra {
+        let day = r.period_start.date_naive();
+        if day < first || day > as_of {
+            continue;
+        }
+        let m = by_project
+            .entry((
+                r.provider.as_str().to_owned(),
+                r.project.as_str().to_owned(),
+            ))
+            .or_default()
+            .entry(day)
+            .or_default()
+            .entry(r.metric.as_str().to_owned())
+            .or_insert(0.0);
+        if InfraPlan::is_level(r.metric.as_str()) {
+            *m = m.max(r.quantity);
+        } else {
+            *m += r.quantity;
+        }
+    }
+    let mut daily: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+    let mut lines = Vec::new();
+    for ((provider, project), per_day) in by_project {
+        let plan = config.infra.get(&provider);
+        let start = per_day.keys().next().copied().unwrap_or(first);
+        let mut usage: BTreeMap<String, f64> = BTreeMap::new();
+        let mut month = month_start(start);
+        let mut before = 0.0;
+        for day in days(start, as_of) {
+            if month_start(day) != month {
+                month = month_start(day);
+                usage.clear();
+                before = 0.0;
+            }
+            if let Some(today) = per_day.get(&day) {
+                for (metric, q) in today {
+                    let u = usage.entry(metric.clone()).or_insert(0.0);
+                    if InfraPlan::is_level(metric) {
+                        *u = u.max(*q);
+                    } else {
+                        *u += q;
+                    }
+                }
+            }
+            let to_date = plan.map_or(0.0, |p| {
+                let fee = p.monthly_usd * f64::from(day.day()) / f64::from(days_in_month(day));
+                p.month_cost(&usage) - p.monthly_usd + fee
+            });
+            *daily.entry(day).or_insert(0.0) += to_date - before;
+            before = to_date;
+        }
+        if month == month_start(as_of) {
+            lines.push(InfraLine {
+                provider,
+                project,
+                plan: plan.map_or_else(|| "none".to_owned(), |p| p.plan.clone()),
+                usage,
+                cost_usd: before,
+            });
+        }
+    }
+    (daily, lines)
+}
+
+/// The month of `as_of` from `inputs`: spend, forecasts, budgets, recommendations, unknown
+/// models and cost regressions. Pure.
+pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> CostSummary {
+    let catalog = Catalog::from_config(config);
+    let month = month_start(as_of);
+    let first = month
+        .checked_sub_days(Days::new(HISTORY_DAYS))
+        .unwrap_or(month);
+    let next_day = as_of + Days::new(1);
+
+    // AI: every call priced at its day's price, per day and per scope.
+    let mut rollup = Rollup::new(&catalog);
+    let mut per_feature_daily: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
+    let mut per_model_daily: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
+    let (mut by_feature, mut by_model, mut by_service) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let mut unknown_services: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut costs: Vec<Option<f64>> = Vec::with_capacity(inputs.ai.len());
+    for r in &inputs.ai {
+        let day = r.timestamp.date_naive();
+        if day < first || day > as_of {
+            costs.push(None);
+            continue;
+        }
+        let cost = rollup.add(r).ok().map(|c| c.total_usd());
+        costs.push(cost);
+        if let Some(c) = cost {
+            *per_feature_daily
+                .entry(feature_name(r).to_owned())
+                .or_default()
+                .entry(day)
+                .or_insert(0.0) += c;
+            *per_model_daily
+                .entry(r.model.as_str().to_owned())
+                .or_default()
+                .entry(day)
+                .or_insert(0.0) += c;
+        }
+        if day >= month {
+            add_line(
+                by_feature.entry(feature_name(r).to_owned()).or_default(),
+                r,
+                cost,
+            );
+            add_line(
+                by_model.entry(r.model.as_str().to_owned()).or_default(),
+                r,
+                cost,
+            );
+            add_line(
+                by_service.entry(r.service.as_str().to_owned()).or_default(),
+                r,
+                cost,
+            );
+            if cost.is_none() {
+                unknown_services
+                    .entry(r.model.as_str().to_owned())
+                    .or_default()
+                    .insert(r.service.as_str().to_owned());
+            }
+        }
+    }
+    let ai_daily = rollup.daily_cost();
+    let (infra_by_day, infra) = infra_daily(config, &inputs.infra, first, as_of);
+
+    // The history starts at the first day with any spend (zeros before it would drag the
+    // trend), and never after the first of the month.
+    let data_start = ai_daily
+        .keys()
+        .chain(infra_by_day.keys())
+        .min()
+        .copied()
+        .unwrap_or(month)
+        .min(month)
+        .max(first);
+    let series = |by_day: &dyn Fn(NaiveDate) -> f64| -> Vec<f64> {
+        days(data_start, as_of).map(by_day).collect()
+    };
+    let total = series(&|d| {
+        ai_daily.get(&d).copied().unwrap_or(0.0) + infra_by_day.get(&d).copied().unwrap_or(0.0)
+    });
+    let coverage = config.interval_coverage;
+    let forecasts_of = |daily: &[f64]| -> Vec<Forecast> {
+        [Method::Linear, Method::RobustSeasonal]
+            .into_iter()
+            .filter_map(|m| forecast(m, &DailySpend { daily, as_of }, coverage).ok())
+            .collect()
+    };
+    let budget_line = |scope: String, daily: &[f64], budget: f64| -> BudgetLine {
+        let forecasts = forecasts_of(daily);
+        let spend: f64 = daily[daily.len().saturating_sub(as_of.day() as usize)..]
+            .iter()
+            .sum();
+        let headline = forecasts
+            .iter()
+            .find(|f| f.method == Method::RobustSeasonal)
+            .or(forecasts.first())
+            .map_or(spend, |f| f.projection);
+        BudgetLine {
+            scope,
+            spend_to_date_usd: spend,
+            forecasts,
+            status: BudgetStatus::new(headline, budget),
+        }
+    };
+    let mut budgets = Vec::new();
+    let project_forecasts = forecasts_of(&total);
+    if let Some(b) = config.monthly_budget_usd {
+        budgets.push(budget_line("project".into(), &total, b));
+    }
+    for (scope, per, limits) in [
+        ("feature", &per_feature_daily, &config.feature_budgets_usd),
+        ("model", &per_model_daily, &config.model_budgets_usd),
+    ] {
+        for (name, &b) in limits {
+            let empty = BTreeMap::new();
+            let by_day = per.get(name).unwrap_or(&empty);
+            let daily = series(&|d| by_day.get(&d).copied().unwrap_or(0.0));
+            budgets.push(budget_line(format!("{scope}:{name}"), &daily, b));
+        }
+    }
+
+    let daily: Vec<DaySpend> = days(month, as_of)
+        .map(|day| DaySpend {
+            day,
+            ai_usd: ai_daily.get(&day).copied().unwrap_or(0.0),
+            infra_usd: infra_by_day.get(&day).copied().unwrap_or(0.0),
+        })
+        .collect();
+    let ai_usd: f64 = daily.iter().map(|d| d.ai_usd).sum();
+    let infra_usd: f64 = daily.iter().map(|d| d.infra_usd).sum();
+
+    let unknown_models = rollup
+        .unknown_models()
+        .iter()
+        .filter(|(_, t)| t.last_day >= month)
+        .map(|(model, t)| UnknownModelLine {
+            model: model.clone(),
+            services: unknown_services
+                .get(model)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default(),
+            calls: t.calls,
+            input_tokens: t.input_tokens,
+            output_tokens: t.output_tokens,
+        })
+        .collect();
+
+    let recommendations = recommendations(&catalog, &inputs.ai, &costs, as_of, next_day);
+    let regressions = regressions(&inputs.ai, &costs, &inputs.deploys, as_of);
+
+    CostSummary {
+        month: month.format("%Y-%m").to_string(),
+        as_of,
+        spend_to_date_usd: ai_usd + infra_usd,
+        ai_usd,
+        infra_usd,
+        daily,
+        by_feature: sorted_lines(by_feature),
+        by_model: sorted_lines(by_model),
+        by_service: sorted_lines(by_service),
+        infra,
+        unknown_models,
+        budgets,
+        forecasts: project_forecasts,
+        recommendations,
+        regressions,
+    }
+}
+
+/// Recommendations from the last [`RECOMMEND_DAYS`] days of calls.
+fn recommendations(
+    catalog: &Catalog,
+    ai: &[AiUsageRecord],
+    costs: &[Option<f64>],
+    as_of: NaiveDate,
+    next_day: NaiveDate,
+) -> Vec<Recommendation> {
+    let since = as_of
+        .checked_sub_days(Days::new(RECOMMEND_DAYS - 1))
+        .unwrap_or(as_of);
+    let recent: Vec<(&AiUsageRecord, f64)> = ai
+        .iter()
+        .zip(costs)
+        .filter(|(r, _)| {
+            let d = r.timestamp.date_naive();
+            d >= since && d < next_day
+        })
+        .filter_map(|(r, c)| c.map(|c| (r, c)))
+        .collect();
+    let Some(first) = recent.iter().map(|(r, _)| r.timestamp.date_naive()).min() else {
+        return Vec::new();
+    };
+    let days = ((as_of - first).num_days() + 1) as f64;
+    let mut out = Vec::new();
+
+    // Per feature and model: cheaper model; per feature: caching and failed calls.
+    #[derive(Default)]
+    struct Tally {
+        calls: u64,
+        input: u64,
+        output: u64,
+    }
+    let mut per_fm: BTreeMap<(&str, &str), Tally> = BTreeMap::new();
+    let mut per_feature: BTreeMap<&str, (u64, u64, f64)> = BTreeMap::new();
+    let mut hashes: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
+    let mut embeddings: BTreeMap<&str, (u64, u64, f64)> = BTreeMap::new();
+    for (r, c) in &recent {
+        let model = r.model.as_str();
+        if model.contains("embedding") {
+            let e = embeddings.entry(model).or_default();
+            e.0 += 1;
+            if r.attributes.get(INPUT_COUNT_ATTR).and_then(|v| v.as_u64()) == Some(1) {
+                e.1 += 1;
+                e.2 += c;
+            }
+            continue;
+        }
+        let f = feature_name(r);
+        let t = per_fm.entry((f, model)).or_default();
+        t.calls += 1;
+        t.input += r.prompt_tokens;
+        t.output += r.completion_tokens;
+        let pf = per_feature.entry(f).or_default();
+        pf.0 += 1;
+        if !r.success {
+            pf.1 += 1;
+            pf.2 += c;
+        }
+        if let Some(h) = r.attributes.get(PROMPT_HASH_ATTR).and_then(|v| v.as_str()) {
+            hashes.entry(f).or_default().push((h, *c));
+        }
+    }
+    let rule = CheaperModelRule::default();
+    for ((feature, model), t) in &per_fm {
+        let usage = FeatureUsage {
+            feature,
+            model,
+            calls: t.calls,
+            input_tokens: t.input,
+            output_tokens: t.output,
+            days,
+            priced_on: as_of,
+        };
+        if let Ok(Some(r)) = recommend::cheaper_model(&usage, catalog, &rule) {
+            out.push(r);
+        }
+    }
+    for (feature, calls) in &hashes {
+        let repeats = PromptRepeats::tally(feature, days, calls.iter().copied());
+        out.extend(recommend::caching(&repeats, 0.2, 5.0));
+    }
+    for (model, (calls, single, cost)) in &embeddings {
+        let e = EmbeddingCalls {
+            model,
+            calls: *calls,
+            single_input_calls: *single,
+            single_input_cost_usd: *cost,
+            days,
+        };
+        out.extend(recommend::batch_embeddings(
+            &e,
+            recommend::BATCH_DISCOUNT,
+            100,
+            1.0,
+        ));
+    }
+    for (feature, (calls, failed, cost)) in &per_feature {
+        let f = FailedCalls {
+            subject: feature,
+            calls: *calls,
+            failed_calls: *failed,
+            failed_cost_usd: *cost,
+            days,
+        };
+        out.extend(recommend::cut_failed_calls(&f, 0.02, 5.0));
+    }
+    out.sort_by(|a, b| {
+        b.monthly_saving_usd
+            .total_cmp(&a.monthly_saving_usd)
+            .then(a.title.cmp(&b.title))
+    });
+    out
+}
+
+/// Per request over some calls.
+#[derive(Default, Clone, Copy)]
+struct PerRequest {
+    calls: u64,
+    tokens: u64,
+    cost: f64,
+}
+
+impl PerRequest {
+    fn add(&mut self, r: &AiUsageRecord, cost: f64) {
+        self.calls += 1;
+        self.tokens += r.prompt_tokens + r.completion_tokens;
+        self.cost += cost;
+    }
+    fn tokens(&self) -> f64 {
+        self.tokens as f64 / self.calls.max(1) as f64
+    }
+    fn cost(&self) -> f64 {
+        self.cost / self.calls.max(1) as f64
+    }
+}
+
+/// Cost regressions: for each deploy of the last [`REGRESSION_LOOKBACK_DAYS`] days, each
+/// feature of the deployed service (per model, and over all its models for a model switch)
+/// whose tokens or cost per request after the deploy are at least 20% above the week before,
+/// in both halves of the time since (a lasting change, not a burst).
+fn regressions(
+    ai: &[AiUsageRecord],
+    costs: &[Option<f64>],
+    deploys: &[DeployEvent],
+    as_of: NaiveDate,
+) -> Vec<CostRegression> {
+    let end = start_of(as_of + Days::new(1));
+    let since = start_of(
+        as_of
+            .checked_sub_days(Days::new(REGRESSION_LOOKBACK_DAYS))
+            .unwrap_or(as_of),
+    );
+    let mut out: Vec<CostRegression> = Vec::new();
+    for d in deploys
+        .iter()
+        .filter(|d| d.timestamp >= since && d.timestamp < end)
+    {
+        // The next deploy of the same service ends this one's "after".
+        let until = deploys
+            .iter()
+            .filter(|n| n.service == d.service && n.timestamp > d.timestamp)
+            .map(|n| n.timestamp)
+            .min()
+            .unwrap_or(end)
+            .min(end);
+        let before_from = d.timestamp - TimeDelta::days(7);
+        let mid = d.timestamp + (until - d.timestamp) / 2;
+        // (feature, model or "*") → (before, after first half, after second half)
+        let mut groups: HashMap<(&str, &str), [PerRequest; 3]> = HashMap::new();
+        for (r, c) in ai.iter().zip(costs) {
+            let (Some(c), true) = (c, r.service == d.service) else {
+                continue;
+            };
+            let t = r.timestamp;
+            let slot = if t >= before_from && t < d.timestamp {
+                0
+            } else if t >= d.timestamp && t < mid {
+                1
+            } else if t >= mid && t < until {
+                2
+            } else {
+                continue;
+            };
+            for key in [(feature_name(r), r.model.as_str()), (feature_name(r), "*")] {
+                groups.entry(key).or_default()[slot].add(r, *c);
+            }
+        }
+        let mut found: Vec<CostRegression> = Vec::new();
+        let mut keys: Vec<_> = groups.keys().copied().collect();
+        keys.sort();
+        for key in keys {
+            let [before, a1, a2] = groups[&key];
+            let after = PerRequest {
+                calls: a1.calls + a2.calls,
+                tokens: a1.tokens + a2.tokens,
+                cost: a1.cost + a2.cost,
+            };
+            if before.calls < REGRESSION_MIN_CALLS
+                || a1.calls < REGRESSION_MIN_CALLS / 2
+                || a2.calls < REGRESSION_MIN_CALLS / 2
+            {
+                continue;
+            }
+            let lasting = |f: fn(&PerRequest) -> f64| {
+                let b = f(&before);
+                b > 0.0
+                    && f(&after) >= b * (1.0 + REGRESSION_MIN_CHANGE)
+                    && f(&a1) >= b * (1.0 + REGRESSION_MIN_CHANGE / 2.0)
+                    && f(&a2) >= b * (1.0 + REGRESSION_MIN_CHANGE / 2.0)
+            };
+            let metric = if lasting(PerRequest::tokens) {
+                "tokens"
+            } else if lasting(PerRequest::cost) {
+                "cost"
+            } else {
+                continue;
+            };
+            let span_days = ((until - d.timestamp).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
+            let calls_per_day = after.calls as f64 / span_days;
+            let impact = (after.cost() - before.cost()) * calls_per_day * recommend::MONTH_DAYS;
+            if impact < REGRESSION_MIN_IMPACT_USD {
+                continue;
+            }
+            let (b, a) = if metric == "tokens" {
+                (before.tokens(), after.tokens())
+            } else {
+                (before.cost(), after.cost())
+            };
+            found.push(CostRegression {
+                service: d.service.as_str().to_owned(),
+                feature: key.0.to_owned(),
+                model: key.1.to_owned(),
+                metric,
+                before: b,
+                after: a,
+                cost_per_request: (before.cost(), after.cost()),
+                calls_per_day,
+                monthly_impact_usd: impact,
+                deploy: d.clone(),
+            });
+        }
+        // A feature-wide regression only when no single model of the feature explains it.
+        let per_model: BTreeSet<String> = found
+            .iter()
+            .filter(|r| r.model != "*")
+            .map(|r| r.feature.clone())
+            .collect();
+        found.retain(|r| r.model != "*" || !per_model.contains(&r.feature));
+        out.extend(found);
+    }
+    out.sort_by(|a, b| b.monthly_impact_usd.total_cmp(&a.monthly_impact_usd));
+    out
+}
+
+fn ev(
+    metric: &str,
+    current: f64,
+    baseline: Option<f64>,
+    threshold: Option<f64>,
+    unit: &str,
+) -> Evidence {
+    Evidence {
+        metric: metric.to_owned(),
+        current,
+        baseline,
+        threshold,
+        unit: unit.to_owned(),
+    }
+}
+
+/// The deploy as the title names it: the commit's first 7 characters, else the version.
+fn deploy_name(d: &DeployEvent) -> String {
+    match &d.commit_sha {
+        Some(sha) => sha.as_str().chars().take(7).collect(),
+        None => d.version.as_str().to_owned(),
+    }
+}
+
+/// The findings of a summary at `now`: a budget finding per budget at 10% or more over
+/// (severity by tier, recommendations as evidence), an unknown-model finding per model, a
+/// cost-regression finding per regression.
+pub fn findings(summary: &CostSummary, now: Timestamp) -> Vec<Finding> {
+    let month_window = Window {
+        start: start_of(month_start(summary.as_of)),
+        end: now,
+    };
+    let mut out = Vec::new();
+    for b in &summary.budgets {
+        let tier = b.status.tier;
+        if tier == BudgetTier::Monitor {
+            continue;
+        }
+        let mut evidence = vec![
+            ev("spend to date", b.spend_to_date_usd, None, None, "USD"),
+            ev(
+                "projected month-end",
+                b.status.projection_usd,
+                None,
+                Some(b.status.budget_usd),
+                "USD",
+            ),
+            ev(
+                "deviation from budget",
+                b.status.deviation * 100.0,
+                None,
+                Some(10.0),
+                "%",
+            ),
+        ];
+        for f in &b.forecasts {
+            evidence.push(ev(
+                &format!(
+                    "{} projection ({:.0}% interval {:.0}–{:.0})",
+                    f.method.as_str(),
+                    f.coverage * 100.0,
+                    f.lower,
+                    f.upper
+                ),
+                f.projection,
+                None,
+                None,
+                "USD",
+            ));
+        }
+        let recs: Vec<&Recommendation> = summary
+            .recommendations
+            .iter()
+            .filter(|r| {
+                b.scope == "project"
+                    || b.scope.strip_prefix("feature:") == Some(r.subject.as_str())
+                    || b.scope.strip_prefix("model:") == Some(r.subject.as_str())
+            })
+            .collect();
+        for r in &recs {
+            evidence.push(ev(
+                &format!("saving: {}", r.title),
+                r.monthly_saving_usd,
+                None,
+                None,
+                "USD/month",
+            ));
+        }
+        let suggestion = if recs.is_empty() {
+            "Look at the most expensive features and models in `tokpulse cost report`.".to_owned()
+        } else {
+            let total: f64 = recs.iter().map(|r| r.monthly_saving_usd).sum();
+            format!(
+                "{} (together about ${total:.0}/month).",
+                recs.iter()
+                    .take(3)
+                    .map(|r| r.title.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        };
+        let what = if b.scope == "project" {
+            "AI and infrastructure spend".to_owned()
+        } else {
+            b.scope.replacen(':', " ", 1)
+        };
+        out.push(Finding {
+            kind: FindingKind::BudgetOverrun,
+            severity: tier.severity(),
+            fingerprint: Fingerprint::of(FindingKind::BudgetOverrun, &[&b.scope, &summary.month]),
+            title: format!(
+                "{what} heading for ${:.0} in {}: {:.0}% over the ${:.0} budget (tier {})",
+                b.status.projection_usd,
+                summary.month,
+                b.status.deviation * 100.0,
+                b.status.budget_usd,
+                tier.as_str()
+            ),
+            service: b.scope.clone(),
+            route: None,
+            window: month_window,
+            evidence,
+            cause: None,
+            suggestion,
+        });
+    }
+    for u in &summary.unknown_models {
+        out.push(Finding {
+            kind: FindingKind::UnknownModel,
+            severity: Severity::Warning,
+            fingerprint: Fingerprint::of(FindingKind::UnknownModel, &[&u.model]),
+            title: format!(
+                "{} calls to `{}` are unpriced: the catalog does not know the model",
+                u.calls, u.model
+            ),
+            service: u.services.join(", "),
+            route: None,
+            window: month_window,
+            evidence: vec![
+                ev("calls", u.calls as f64, None, None, "calls"),
+                ev("prompt tokens", u.input_tokens as f64, None, None, "tokens"),
+                ev(
+                    "completion tokens",
+                    u.output_tokens as f64,
+                    None,
+                    None,
+                    "tokens",
+                ),
+            ],
+            cause: None,
+            suggestion: format!(
+                "Add a price for `{}` under [[cost.prices]] (or an alias under [cost.aliases]) in \
+                 tokpulse.toml; its calls are stored with their tokens and priced from then on.",
+                u.model
+            ),
+        });
+    }
+    let project_budget = summary
+        .budgets
+        .iter()
+        .find(|b| b.scope == "project")
+        .map(|b| b.status.budget_usd);
+    for r in &summary.regressions {
+        let pct = (r.after / r.before - 1.0) * 100.0;
+        let name = deploy_name(&r.deploy);
+        let on = if r.model == "*" {
+            r.feature.clone()
+        } else {
+            format!("{} on {}", r.feature, r.model)
+        };
+        let severity = match project_budget {
+            Some(b) if r.monthly_impact_usd >= 0.1 * b => Severity::High,
+            _ => Severity::Warning,
+        };
+        let unit = if r.metric == "tokens" {
+            "tokens"
+        } else {
+            "USD"
+        };
+        out.push(Finding {
+            kind: FindingKind::CostRegression,
+            severity,
+            fingerprint: Fingerprint::of(
+                FindingKind::CostRegression,
+                &[&r.service, &r.feature, &r.model, r.deploy.id.as_str()],
+            ),
+            title: format!(
+                "+{pct:.0}% {} per request since deploy {name}: +${:.0}/month ({on})",
+                r.metric, r.monthly_impact_usd
+            ),
+            service: r.service.clone(),
+            route: None,
+            window: Window {
+                start: r.deploy.timestamp,
+                end: now,
+            },
+            evidence: vec![
+                ev(
+                    &format!("{} per request", r.metric),
+                    r.after,
+                    Some(r.before),
+                    None,
+                    unit,
+                ),
+                ev(
+                    "cost per request",
+                    r.cost_per_request.1,
+                    Some(r.cost_per_request.0),
+                    None,
+                    "USD",
+                ),
+                ev("calls per day", r.calls_per_day, None, None, "calls"),
+                ev("monthly impact", r.monthly_impact_usd, None, None, "USD"),
+            ],
+            cause: Some(Cause {
+                deployment_id: r.deploy.id.as_str().to_owned(),
+                version: r.deploy.version.as_str().to_owned(),
+                commit_sha: r.deploy.commit_sha.as_ref().map(|c| c.as_str().to_owned()),
+                author: r.deploy.author.clone(),
+                deployed_at: r.deploy.timestamp,
+            }),
+            suggestion: format!(
+                "Compare the prompts and model settings of {on} before and after deploy {name} \
+                 (a longer system prompt, more context, a bigger model or max_tokens); revert \
+                 it if the change was not meant to cost more."
+            ),
+        });
+    }
+    out
+}
+
+/// What one cost run did.
+#[derive(Debug)]
+pub struct CostRun {
+    /// The month summarised.
+    pub summary: CostSummary,
+    /// Rows written to `cost_predictions`.
+    pub predictions: usize,
+    /// Cost findings seen, as stored.
+    pub seen: Vec<StoredFinding>,
+    /// Cost findings resolved by this run.
+    pub resolved: Vec<StoredFinding>,
+    /// Actions queued.
+    pub queued: usize,
+    /// What the delivery pass after it did.
+    pub delivery: tokpulse_act::DeliveryReport,
+}
+
+/// The cost run as of `now`, as a scheduler calls it: summarises the month of the last complete
+/// day, stores every forecast in `cost_predictions` (per method and budget), upserts the
+/// findings and queues their actions through `engine`'s routing, resolves cost findings not
+/// seen again, and delivers what is due.
+pub async fn run(engine: &Engine, config: &CostConfig, now: Timestamp) -> anyhow::Result<CostRun> {
+    let store = engine.store().clone();
+    let as_of = last_complete_day(now);
+    let inputs = load(store.as_ref(), as_of).await?;
+    let summary = summarize(config, &inputs, as_of);
+    let month = month_start(as_of);
+    let period_start = start_of(month);
+    let period_end = start_of(
+        month
+            .checked_add_days(Days::new(u64::from(days_in_month(month))))
+            .unwrap_or(month),
+    );
+    let mut predictions = 0;
+    let mut rows: Vec<CostPrediction> = Vec::new();
+    for b in &summary.budgets {
+        for f in &b.forecasts {
+            let s = BudgetStatus::new(f.projection, b.status.budget_usd);
+            rows.push(CostPrediction {
+                created_at: now,
+                method: f.method.as_str().to_owned(),
+                scope: b.scope.clone(),
+                period_start,
+                period_end,
+                spend_to_date: f.spent_to_date,
+                projected: f.projection,
+                lower: Some(f.lower),
+                upper: Some(f.upper),
+                budget: Some(s.budget_usd),
+                deviation_pct: Some(s.deviation * 100.0),
+                tier: Some(s.tier.as_str().to_owned()),
+            });
+        }
+    }
+    if config.monthly_budget_usd.is_none() {
+        for f in &summary.forecasts {
+            rows.push(CostPrediction {
+                created_at: now,
+                method: f.method.as_str().to_owned(),
+                scope: "project".into(),
+                period_start,
+                period_end,
+                spend_to_date: f.spent_to_date,
+                projected: f.projection,
+                lower: Some(f.lower),
+                upper: Some(f.upper),
+                budget: None,
+                deviation_pct: None,
+                tier: None,
+            });
+        }
+    }
+    for p in &rows {
+        store.insert_cost_prediction(p).await?;
+        predictions += 1;
+    }
+
+    let found = findings(&summary, now);
+    let mut changes = Vec::new();
+    for f in &found {
+        changes.push((f.fingerprint.clone(), store.upsert_finding(f, now).await?));
+    }
+    let open: HashMap<String, StoredFinding> = store
+        .findings(Some(FindingStatus::Open), 100_000)
+        .await?
+        .into_iter()
+        .map(|f| (f.finding.fingerprint.as_str().to_owned(), f))
+        .collect();
+    let sink_names: Vec<&str> = engine.sinks().iter().map(|s| s.name()).collect();
+    let mut run = CostRun {
+        summary,
+        predictions,
+        seen: Vec::new(),
+        resolved: Vec::new(),
+        queued: 0,
+        delivery: Default::default(),
+    };
+    for (fp, change) in changes {
+        let Some(stored) = open.get(fp.as_str()).cloned() else {
+            anyhow::bail!("finding {fp} was stored but is not open");
+        };
+        let sinks =
+            engine
+                .routing()
+                .sinks_for(stored.finding.kind, stored.finding.severity, &sink_names);
+        for action in plan_for_change(change, &stored, &sinks, now) {
+            if store.enqueue_action(&action).await?.is_some() {
+                run.queued += 1;
+            }
+        }
+        run.seen.push(stored);
+    }
+    let seen: BTreeSet<&str> = found.iter().map(|f| f.fingerprint.as_str()).collect();
+    for f in open.values() {
+        if KINDS.contains(&f.finding.kind)
+            && !seen.contains(f.finding.fingerprint.as_str())
+            && store.resolve_finding(f.id, now).await?
+        {
+            let mut resolved = f.clone();
+            resolved.status = FindingStatus::Resolved;
+            resolved.resolved_at = Some(now);
+            let sinks = engine.routing().sinks_for(
+                resolved.finding.kind,
+                resolved.finding.severity,
+                &sink_names,
+            );
+            for action in plan_for_resolution(&resolved, &sinks, now) {
+                if store.enqueue_action(&action).await?.is_some() {
+                    run.queued += 1;
+                }
+            }
+            run.resolved.push(resolved);
+        }
+    }
+    run.delivery = engine.deliver(now).await?;
+    Ok(run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokpulse_core::{Attributes, Label, RecordId};
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
+    }
+
+    fn call(
+        id: &str,
+        t: Timestamp,
+        feature: &str,
+        model: &str,
+        prompt: u64,
+        out: u64,
+    ) -> AiUsageRecord {
+        AiUsageRecord {
+            id: RecordId::parse(id).unwrap(),
+            timestamp: t,
+            service: Label::parse("api").unwrap(),
+            feature: Some(Label::parse(feature).unwrap()),
+            provider: Label::parse("openai").unwrap(),
+            model: Label::parse(model).unwrap(),
+            prompt_tokens: prompt,
+            completion_tokens: out,
+            latency_ms: None,
+            success: true,
+            error_message: None,
+            cost_usd: None,
+            attributes: Attributes::new(),
+        }
+    }
+
+    /// `per_day` calls a day of 1M prompt tokens on gpt-4o ($2.50 each) from February 1 to
+    /// `last` March.
+    fn month(per_day: u32, last: u32) -> Vec<AiUsageRecord> {
+        let mut v = Vec::new();
+        let first = NaiveDate::from_ymd_opt(2026, 2, 1).unwrap();
+        for (i, d) in days(first, day(last)).enumerate() {
+            for k in 0..per_day {
+                let t = start_of(d) + TimeDelta::hours(1 + i64::from(k));
+                v.push(call(
+                    &format!("c-{i}-{k}"),
+                    t,
+                    "chat",
+                    "gpt-4o",
+                    1_000_000,
+                    0,
+                ));
+            }
+        }
+        v
+    }
+
+    fn config(budget: f64) -> CostConfig {
+        CostConfig {
+            monthly_budget_usd: Some(budget),
+            infra: BTreeMap::new(),
+            ..CostConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_month_over_budget_raises_a_finding_whose_severity_follows_the_tier() {
+        // 8 calls a day = $20/day: $620 in March. 26% over $490: discussion, severity high.
+        let inputs = CostInputs {
+            ai: month(8, 15),
+            ..CostInputs::default()
+        };
+        let s = summarize(&config(490.0), &inputs, day(15));
+        assert!(
+            (s.spend_to_date_usd - 300.0).abs() < 1e-6,
+            "{}",
+            s.spend_to_date_usd
+        );
+        let b = &s.budgets[0];
+        assert_eq!(b.scope, "project");
+        assert_eq!(b.forecasts.len(), 2, "both methods");
+        for f in &b.forecasts {
+            assert!((f.projection - 620.0).abs() < 5.0, "{f:?}");
+            assert!(f.lower <= f.projection && f.projection <= f.upper);
+        }
+        assert_eq!(b.status.tier, BudgetTier::Discussion);
+        let now = start_of(day(16)) + TimeDelta::hours(9);
+        let found = findings(&s, now);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, FindingKind::BudgetOverrun);
+        assert_eq!(found[0].severity, Severity::High);
+        assert!(
+            found[0].title.contains("tier discussion"),
+            "{}",
+            found[0].title
+        );
+
+        // The same month against $450 is more than 30% over: critical.
+        let s = summarize(&config(450.0), &inputs, day(15));
+        assert_eq!(s.budgets[0].status.tier, BudgetTier::Critical);
+        assert_eq!(findings(&s, now)[0].severity, Severity::Critical);
+        // And against $600 it is within 10%: monitored, no finding.
+        let s = summarize(&config(600.0), &inputs, day(15));
+        assert_eq!(s.budgets[0].status.tier, BudgetTier::Monitor);
+        assert!(findings(&s, now).is_empty());
+    }
+
+    #[test]
+    fn feature_and_model_budgets_get_their_own_lines() {
+        let mut inputs = CostInputs {
+            ai: month(8, 15),
+            ..CostInputs::default()
+        };
+        inputs.ai.push(call(
+            "x",
+            start_of(day(10)),
+            "tags",
+            "gpt-4o-mini",
+            1000,
+            10,
+        ));
+        let mut c = config(10_000.0);
+        c.feature_budgets_usd.insert("chat".into(), 400.0);
+        c.model_budgets_usd.insert("gpt-4o".into(), 1_000.0);
+        let s = summarize(&c, &inputs, day(15));
+        let scopes: Vec<(&str, BudgetTier)> = s
+            .budgets
+            .iter()
+            .map(|b| (b.scope.as_str(), b.status.tier))
+            .collect();
+        assert_eq!(
+            scopes,
+            [
+                ("project", BudgetTier::Monitor),
+                ("feature:chat", BudgetTier::Critical),
+                ("model:gpt-4o", BudgetTier::Monitor)
+            ]
+        );
+        let found = findings(&s, start_of(day(16)));
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].title.starts_with("feature chat heading for $620"),
+            "{}",
+            found[0].title
+        );
+    }
+
+    #[test]
+    fn unknown_models_are_listed_unpriced_and_raise_a_finding() {
+        let mut inputs = CostInputs::default();
+        inputs
+            .ai
+            .push(call("a", start_of(day(3)), "chat", "mystery-7b", 500, 20));
+        inputs
+            .ai
+            .push(call("b", start_of(day(4)), "chat", "mystery-7b", 100, 0));
+        let s = summarize(&config(500.0), &inputs, day(5));
+        assert_eq!(s.ai_usd, 0.0);
+        assert_eq!(s.by_model[0].unpriced_calls, 2);
+        assert_eq!(s.unknown_models.len(), 1);
+        assert_eq!(s.unknown_models[0].input_tokens, 600);
+        let f = findings(&s, start_of(day(6)));
+        let u = f
+            .iter()
+            .find(|f| f.kind == FindingKind::UnknownModel)
+            .unwrap();
+        assert_eq!(u.service, "api");
+        assert!(u.title.contains("mystery-7b"), "{}", u.title);
+
+        // Ingest prices a known model and leaves an unknown one without a cost.
+        let price = pricer(Arc::new(Catalog::builtin()));
+        let mut known = call("k", start_of(day(3)), "chat", "gpt-4o-mini", 1_000_000, 0);
+        price(&mut known);
+        assert!((known.cost_usd.unwrap() - 0.15).abs() < 1e-12);
+        let mut unknown = call("u", start_of(day(3)), "chat", "mystery-7b", 10, 10);
+        unknown.cost_usd = Some(0.0);
+        price(&mut unknown);
+        assert_eq!(unknown.cost_usd, None);
+    }
+
+    #[test]
+    fn a_lasting_change_per_request_at_a_deploy_is_a_cost_regression() {
+        // 240 calls a day of 1000 prompt tokens on gpt-4o; 1400 after the deploy on March 10.
+        let deploy_at = start_of(day(10)) + TimeDelta::hours(12);
+        let mut ai = Vec::new();
+        for h in 0..(14 * 24) {
+            let t = start_of(day(1)) + TimeDelta::hours(h);
+            for k in 0..10 {
+                let tokens = if t >= deploy_at { 1_400 } else { 1_000 };
+                ai.push(call(
+                    &format!("r-{h}-{k}"),
+                    t,
+                    "answers",
+                    "gpt-4o",
+                    tokens,
+                    0,
+                ));
+            }
+        }
+        let deploy = DeployEvent {
+            id: RecordId::parse("dep-7").unwrap(),
+            timestamp: deploy_at,
+            service: Label::parse("api").unwrap(),
+            environment: Label::parse("production").unwrap(),
+            version: Label::parse("v7").unwrap(),
+            commit_sha: Some(Label::parse("abc123def456").unwrap()),
+            author: None,
+            description: None,
+        };
+        let inputs = CostInputs {
+            ai,
+            infra: Vec::new(),
+            deploys: vec![deploy],
+        };
+        let s = summarize(&config(10_000.0), &inputs, day(14));
+        assert_eq!(s.regressions.len(), 1, "{:?}", s.regressions);
+        let r = &s.regressions[0];
+        assert_eq!(
+            (r.feature.as_str(), r.model.as_str(), r.metric),
+            ("answers", "gpt-4o", "tokens")
+        );
+        assert!((r.after / r.before - 1.4).abs() < 1e-9);
+        // 400 more tokens × $2.50/M × 240 calls a day × 30 days = $7.20 a month.
+        assert!(
+            (r.monthly_impact_usd - 7.2).abs() < 0.01,
+            "{}",
+            r.monthly_impact_usd
+        );
+        let f = findings(&s, start_of(day(15)));
+        let f = f
+            .iter()
+            .find(|f| f.kind == FindingKind::CostRegression)
+            .unwrap();
+        assert_eq!(
+            f.title,
+            "+40% tokens per request since deploy abc123d: +$7/month (answers on gpt-4o)"
+        );
+        assert_eq!(
+            f.cause.as_ref().unwrap().commit_sha.as_deref(),
+            Some("abc123def456")
+        );
+    }
+
+    #[test]
+    fn infrastructure_is_the_plan_fee_spread_over_the_month_plus_overage() {
+        let mut c = config(500.0);
+        c.infra.insert("vercel".into(), InfraPlan::vercel_pro());
+        let rec = |d: u32, metric: &str, q: f64| InfraUsageRecord {
+            id: RecordId::parse(&format!("v-{d}-{metric}")).unwrap(),
+            provider: tokpulse_core::InfraProvider::Vercel,
+            project: Label::parse("web").unwrap(),
+            metric: Label::parse(metric).unwrap(),
+            quantity: q,
+            period_start: start_of(day(d)),
+            period_end: start_of(day(d + 1)),
+            plan: None,
+        };
+        // 600 GB a day: 1,000 GB included, so days 2–10 add 600, 600… GB over at $0.15/GB.
+        let infra: Vec<_> = (1..=10).map(|d| rec(d, "bandwidth_gb", 600.0)).collect();
+        let inputs = CostInputs {
+            infra,
+            ..CostInputs::default()
+        };
+        let s = summarize(&c, &inputs, day(10));
+        let fee = 20.0 * 10.0 / 31.0;
+        let over = (6_000.0 - 1_000.0) * 0.15;
+        assert!((s.infra_usd - (fee + over)).abs() < 1e-6, "{}", s.infra_usd);
+        assert_eq!(s.infra[0].plan, "pro");
+        assert!((s.infra[0].cost_usd - s.infra_usd).abs() < 1e-9);
+        assert!((s.daily[0].infra_usd - 20.0 / 31.0).abs() < 1e-9);
+    }
+}
