@@ -1365,17 +1365,24 @@ impl<'a> Scanner<'a> {
                     }
                 }
             } else {
-                // GB: `, City Name G5 7XL` within a few words.
+                // GB: `, City Name G5 7XL` within a few words. Its postcode starts one or two
+                // bytes before a digit after a capital: only the digits are visited, in order,
+                // the earlier start first (the first postcode start wins).
                 let lim = (i + 48).min(b.len());
-                // Its postcode has a digit one or two bytes in: no digit, no postcode.
-                let digit_near = b[(i + 1).min(b.len())..(lim + 2).min(b.len())]
+                let gb_start = |k: usize| {
+                    (i..lim).contains(&k)
+                        && b[k - 1] == b' '
+                        && up(k)
+                        && (dg(k + 1) || (up(k + 1) && dg(k + 2)))
+                };
+                let found = b[(i + 1).min(b.len())..(lim + 2).min(b.len())]
                     .iter()
-                    .any(u8::is_ascii_digit);
-                if digit_near
-                    && let Some(k) = (i..lim).find(|&k| {
-                        b[k - 1] == b' ' && up(k) && (dg(k + 1) || (up(k + 1) && dg(k + 2)))
-                    })
-                {
+                    .enumerate()
+                    .filter(|&(_, c)| c.is_ascii_digit())
+                    .map(|(o, _)| i + 1 + o)
+                    .filter(|&d| b[d - 1].is_ascii_uppercase())
+                    .find_map(|d| [d - 2, d - 1].into_iter().find(|&k| gb_start(k)));
+                if let Some(k) = found {
                     let mut q = k + 1;
                     while q < k + 4 && (up(q) || dg(q)) {
                         q += 1;
