@@ -75,6 +75,9 @@ pub enum Command {
     /// Privacy duties: the guard's audit, a person's data (forget, export), retention.
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+    /// The scheduler's jobs: their schedules and runs; run one now.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
 }
 
 /// `tokpulse demo`
@@ -86,6 +89,10 @@ pub struct DemoArgs {
     /// Random seed; the same seed gives the same day.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Run the automated flows instead, on a simulated clock: a deploy, a failing CI job, a
+    /// night, a week and a pull request, through the webhook receivers and the scheduler.
+    #[arg(long)]
+    pub flows: bool,
     /// Output format for the findings.
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
@@ -374,5 +381,21 @@ pub enum CostCommand {
         /// Output format.
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
+    },
+}
+
+/// `tokpulse jobs …`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// Every job with its cron expression, last run and next run.
+    List {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Run a job now, through the same claim and record as a scheduled run.
+    Run {
+        /// The job: diagnosis, cost, watchers, insights or retention.
+        name: String,
     },
 }

@@ -37,13 +37,25 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             store.close().await;
             Ok(0)
         }
+        Command::Demo(a) if a.flows => crate::demo_flows::run(&config).await,
         Command::Demo(a) => crate::demo::run(&config, &a).await,
         Command::Serve(a) => {
             let sinks = crate::app::sinks(&config, &env)?;
             let store = open_store(&target()).await?;
             let app = App::with_sinks(&config, store, sinks);
             let listen = a.listen.unwrap_or_else(|| config.server.listen.clone());
-            crate::serve::serve(&config, app, &listen, crate::serve::shutdown_signal()).await?;
+            let options = crate::serve::ServeOptions {
+                secrets: crate::server::webhooks::WebhookSecrets::from_env(&env),
+                ..Default::default()
+            };
+            crate::serve::serve_with(
+                &config,
+                app,
+                &listen,
+                options,
+                crate::serve::shutdown_signal(),
+            )
+            .await?;
             Ok(0)
         }
         Command::Ingest(a) => {
@@ -122,6 +134,14 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             } else {
                 0
             })
+        }
+        Command::Jobs(j) => {
+            let sinks = crate::app::sinks(&config, &env)?;
+            let store = open_store(&target()).await?;
+            let app = App::with_sinks(&config, store.clone(), sinks);
+            let code = crate::scheduler::cli::run(&config, &app, j).await;
+            store.close().await;
+            code
         }
         Command::Keys(k) => {
             let store = open_store(&target()).await?;

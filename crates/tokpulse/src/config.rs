@@ -47,6 +47,8 @@ pub struct Config {
     pub cost: tokpulse_cost::CostConfig,
     /// How many days each table keeps its rows.
     pub retention: RetentionConfig,
+    /// When `serve` runs its jobs (`[scheduler]`).
+    pub scheduler: crate::scheduler::SchedulerConfig,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             routing: tokpulse_act::Routing::default(),
             cost: tokpulse_cost::CostConfig::default(),
             retention: RetentionConfig::default(),
+            scheduler: crate::scheduler::SchedulerConfig::default(),
         }
     }
 }
@@ -378,6 +381,7 @@ impl Config {
         errors.extend(self.analyzers.validate());
         errors.extend(self.guard.validate());
         errors.extend(self.retention.validate());
+        errors.extend(self.scheduler.validate(&crate::scheduler::jobs::NAMES));
         errors
     }
 
@@ -742,7 +746,29 @@ builtin_catalog = true
         min_inc = rh.min_p95_increase_ms,
         significance = rh.significance,
     ) + &retention_section(&d.retention)
+        + SCHEDULER_SECTION
 }
+
+/// The `[scheduler]` part of [`default_file`].
+const SCHEDULER_SECTION: &str = r#"
+[scheduler]
+# `tokpulse serve` runs these jobs on cron schedules (5 fields, or 6 with seconds first), read in
+# `time_zone`; "off" turns one off (`tokpulse jobs run NAME` still runs it). Every run is kept in
+# the store (`tokpulse jobs list`). Several replicas on one PostgreSQL run each slot once.
+enabled = true
+time_zone = "UTC"
+# A run's claim; another replica takes a slot over once it expires (its runner died).
+lease_minutes = 30
+# A deploy received by webhook is checked for regressions this long after it went live.
+deploy_check_after_minutes = 35
+
+[scheduler.jobs]
+diagnosis = "*/5 * * * *"
+cost = "0 * * * *"
+watchers = "0 3 * * *"
+insights = "0 9 * * MON"
+retention = "30 4 * * *"
+"#;
 
 /// The `[retention]` part of [`default_file`].
 fn retention_section(r: &RetentionConfig) -> String {

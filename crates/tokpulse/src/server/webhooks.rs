@@ -173,6 +173,8 @@ pub enum AutomationEvent {
     CiCompleted {
         /// Whether it failed.
         failed: bool,
+        /// When the webhook was received.
+        at: Timestamp,
     },
     /// A pull request was opened or updated: run the PR checks.
     PullRequest(PullRequestEvent),
@@ -385,7 +387,7 @@ async fn process(
         )
             .into_response());
     }
-    let outcome = carry_out(s, plan, body).await;
+    let outcome = carry_out(s, plan, body, now).await;
     match outcome {
         Ok((report, automation)) => {
             if let Some(e) = automation {
@@ -412,13 +414,18 @@ async fn process(
 
 type Carried = ((&'static str, Value), Option<AutomationEvent>);
 
-async fn carry_out(s: &WebhookState, plan: Plan, body: &[u8]) -> Result<Carried, ApiError> {
+async fn carry_out(
+    s: &WebhookState,
+    plan: Plan,
+    body: &[u8],
+    now: Timestamp,
+) -> Result<Carried, ApiError> {
     Ok(match plan {
         Plan::Ci { failed } => {
             let report = s.ingestor.ingest_ci(Format::Json, body).await?;
             (
                 ("processed", report_json(&report)),
-                Some(AutomationEvent::CiCompleted { failed }),
+                Some(AutomationEvent::CiCompleted { failed, at: now }),
             )
         }
         Plan::Deploy { record, id, at } => {

@@ -160,8 +160,11 @@ async fn serve_runs_diagnosis_on_its_interval_and_delivers_to_every_sink() {
     ] {
         t.env.push((k.into(), v.into()));
     }
-    t.env
-        .push(("TOKPULSE_DIAGNOSIS_INTERVAL_SECS".into(), "1".into()));
+    // Diagnosis every second (a 6-field cron: seconds first).
+    t.env.push((
+        "TOKPULSE_SCHEDULER_JOBS_DIAGNOSIS".into(),
+        "\"* * * * * *\"".into(),
+    ));
     // One bad window opens a problem here (the default waits for three).
     t.env.push((
         "TOKPULSE_ANALYZERS_HYSTERESIS_OPEN_AFTER".into(),
