@@ -126,6 +126,20 @@ struct Inner {
     tokens: Vec<(String, chrono::DateTime<chrono::Utc>)>,
     skew: chrono::TimeDelta,
     app: Option<App>,
+    statuses: Vec<FakeStatus>,
+}
+
+/// A commit status as the stand-in keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FakeStatus {
+    /// The commit.
+    pub sha: String,
+    /// `error`, `failure`, `pending` or `success`.
+    pub state: String,
+    /// The status's name.
+    pub context: String,
+    /// Its one-line description.
+    pub description: String,
 }
 
 #[derive(Clone)]
@@ -201,6 +215,10 @@ impl FakeGithub {
             .route(
                 "/repos/{owner}/{repo}/issues/{number}/comments",
                 get(list_comments).post(create_comment),
+            )
+            .route(
+                "/repos/{owner}/{repo}/statuses/{sha}",
+                axum::routing::post(create_status),
             )
             .layer(axum::middleware::from_fn_with_state(shared.clone(), record))
             .with_state(shared.clone());
@@ -308,6 +326,11 @@ impl FakeGithub {
             .filter(|i| !i.pull_request)
             .cloned()
             .collect()
+    }
+
+    /// Every commit status created, oldest first.
+    pub fn statuses(&self) -> Vec<FakeStatus> {
+        self.inner().statuses.clone()
     }
 
     /// Every pull request, by number.
@@ -746,6 +769,57 @@ async fn create_comment(
     issue.comments.push(text);
     issue.comment_ids.push(id);
     let out = comment_json(&s, issue, issue.comments.len() - 1);
+    (StatusCode::CREATED, axum::Json(out)).into_response()
+}
+
+async fn create_status(
+    State(s): State<Shared>,
+    Path((owner, repo, sha)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = admit(
+        &s,
+        &headers,
+        &owner,
+        &repo,
+        format!("POST /repos/{owner}/{repo}/statuses/{sha}"),
+    )
+    .await
+    {
+        return r;
+    }
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let state = match body.get("state").and_then(Value::as_str) {
+        Some(st @ ("error" | "failure" | "pending" | "success")) => st.to_string(),
+        _ => return invalid("state", "invalid"),
+    };
+    let text = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let status = FakeStatus {
+        sha: sha.clone(),
+        state: state.clone(),
+        context: if text("context").is_empty() {
+            "default".into()
+        } else {
+            text("context")
+        },
+        description: text("description"),
+    };
+    let out = serde_json::json!({
+        "id": s.lock().statuses.len() + 1,
+        "state": status.state,
+        "context": status.context,
+        "description": status.description,
+    });
+    s.lock().statuses.push(status);
     (StatusCode::CREATED, axum::Json(out)).into_response()
 }
 

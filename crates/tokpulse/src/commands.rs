@@ -46,6 +46,7 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             let listen = a.listen.unwrap_or_else(|| config.server.listen.clone());
             let options = crate::serve::ServeOptions {
                 secrets: crate::server::webhooks::WebhookSecrets::from_env(&env),
+                pr_publisher: crate::scheduler::pr_checks::publisher(&config, &env)?,
                 ..Default::default()
             };
             crate::serve::serve_with(

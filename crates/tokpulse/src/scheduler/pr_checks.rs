@@ -246,3 +246,94 @@ impl PrPublisher for OutboxPublisher {
         Ok(())
     }
 }
+
+/// Publishes on GitHub: the sticky comment (found again by [`MARKER`] and edited in place)
+/// and a commit status on the head commit. Pull requests of another repository than the
+/// client's are skipped with a log line.
+pub struct GithubPublisher {
+    api: Arc<tokpulse_act::GithubApi>,
+}
+
+impl GithubPublisher {
+    /// Through `api`.
+    pub fn new(api: Arc<tokpulse_act::GithubApi>) -> GithubPublisher {
+        GithubPublisher { api }
+    }
+
+    fn ours(&self, pr: &PullRequestEvent) -> bool {
+        let t = self.api.target();
+        let ours = pr
+            .repository
+            .eq_ignore_ascii_case(&format!("{}/{}", t.owner, t.repo));
+        if !ours {
+            tracing::info!(repository = %pr.repository, "pull request of another repository: not published");
+        }
+        ours
+    }
+}
+
+#[async_trait::async_trait]
+impl PrPublisher for GithubPublisher {
+    async fn comment(&self, pr: &PullRequestEvent, body: &str) -> anyhow::Result<()> {
+        use axum::http::Method;
+        if !self.ours(pr) {
+            return Ok(());
+        }
+        let list = self
+            .api
+            .repo_path(&format!("/issues/{}/comments", pr.number));
+        let existing: Option<serde_json::Value> = self
+            .api
+            .find_in_pages(&list, 10, |c: &serde_json::Value| {
+                c["body"].as_str().is_some_and(|b| b.contains(MARKER))
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let payload = serde_json::json!({ "body": body });
+        match existing.and_then(|c| c["id"].as_u64()) {
+            Some(id) => {
+                let path = self.api.repo_path(&format!("/issues/comments/{id}"));
+                self.api.call(Method::PATCH, &path, Some(&payload)).await
+            }
+            None => self.api.call(Method::POST, &list, Some(&payload)).await,
+        }
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+
+    async fn status(
+        &self,
+        pr: &PullRequestEvent,
+        state: CheckState,
+        context: &str,
+        description: &str,
+    ) -> anyhow::Result<()> {
+        if !self.ours(pr) {
+            return Ok(());
+        }
+        let path = self.api.repo_path(&format!("/statuses/{}", pr.head_sha));
+        let payload = serde_json::json!({
+            "state": state.as_str(),
+            "context": context,
+            "description": description,
+        });
+        self.api
+            .call(axum::http::Method::POST, &path, Some(&payload))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(())
+    }
+}
+
+/// The publisher `serve` uses: GitHub when `[github]` is enabled (and not a dry run), else
+/// `None` (the outbox).
+pub fn publisher(
+    config: &crate::config::Config,
+    env: &std::collections::BTreeMap<String, String>,
+) -> anyhow::Result<Option<Arc<dyn PrPublisher>>> {
+    if !config.github.enabled || config.routing.dry_run {
+        return Ok(None);
+    }
+    let api = Arc::new(crate::app::github_api(config, env)?);
+    Ok(Some(Arc::new(GithubPublisher::new(api))))
+}
