@@ -1,6 +1,7 @@
-//! End to end: `serve` on loopback with the GitHub stand-in, signed webhooks (and forged and
-//! replayed ones), and a manual clock moved through a week. Checks every issue that lands on
-//! GitHub, the PR check's comment and status, the week's runs, and that nothing else lands.
+//! End to end, on SQLite and on a throwaway PostgreSQL: `serve` on loopback with the GitHub
+//! stand-in, signed webhooks (and forged, replayed and malformed ones), and a manual clock moved
+//! through a week. Checks every issue that lands on GitHub, the PR check's comment and statuses,
+//! the week's runs, and that nothing else lands.
 
 use crate::common::client;
 use chrono::{Datelike, DurationRound, TimeDelta};
@@ -84,9 +85,28 @@ fn traffic(deploy: Timestamp) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhooks_and_a_week_of_schedules_land_exactly_what_they_should() {
-    let gh = tokpulse_act::fake_github::FakeGithub::start("acme", "shop", "ghp_e2e").await;
+async fn on_sqlite_webhooks_and_a_week_land_exactly_what_they_should() {
     let dir = tempfile::tempdir().unwrap();
+    let target = tokpulse_store::StoreTarget::Sqlite {
+        data_dir: dir.path().to_path_buf(),
+    };
+    scenario(&target, dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_webhooks_and_a_week_land_exactly_what_they_should() {
+    let url = tokpulse_store::testing::PgCluster::shared()
+        .fresh_database("automation_week")
+        .await;
+    let target = tokpulse_store::StoreTarget::Postgres {
+        url,
+        max_connections: 4,
+    };
+    scenario(&target, tempfile::tempdir().unwrap()).await;
+}
+
+async fn scenario(target: &tokpulse_store::StoreTarget, dir: tempfile::TempDir) {
+    let gh = tokpulse_act::fake_github::FakeGithub::start("acme", "shop", "ghp_e2e").await;
     let mut config = Config {
         data_dir: dir.path().to_path_buf(),
         ..Config::default()
@@ -96,11 +116,7 @@ async fn webhooks_and_a_week_of_schedules_land_exactly_what_they_should() {
     config.github.api_url = gh.url.clone();
     config.github.token_env = "E2E_GH_TOKEN".into();
     let env = BTreeMap::from([("E2E_GH_TOKEN".to_string(), "ghp_e2e".to_string())]);
-    let store = tokpulse::app::open_store(&tokpulse_store::StoreTarget::Sqlite {
-        data_dir: dir.path().to_path_buf(),
-    })
-    .await
-    .unwrap();
+    let store = tokpulse::app::open_store(target).await.unwrap();
     let app = App::with_sinks(
         &config,
         store.clone(),
