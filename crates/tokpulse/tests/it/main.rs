@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod automation;
+mod chaos;
 mod cli;
 mod common;
 mod diagnosis;
