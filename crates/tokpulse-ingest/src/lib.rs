@@ -116,6 +116,7 @@ mod body;
 pub mod ci;
 mod error;
 mod fields;
+pub mod infra;
 mod ingestor;
 mod parse;
 mod raw;

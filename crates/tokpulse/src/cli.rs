@@ -362,6 +362,30 @@ pub struct SubjectArgs {
 /// `tokpulse cost …`
 #[derive(Debug, Subcommand)]
 pub enum CostCommand {
+    /// The month's spend per day, feature, model and service, infrastructure, budget status and
+    /// recommendations, from the stored usage (read only).
+    Report {
+        /// The month, as YYYY-MM; the current one by default (up to the last complete day).
+        #[arg(long, value_name = "YYYY-MM")]
+        month: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// The current month's month-end projection by the linear and the robust seasonal method,
+    /// with their intervals and budget tiers (read only).
+    Forecast {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// One cost run now: stores the forecasts in `cost_predictions`, raises budget,
+    /// unknown-model and cost-regression findings and queues their actions.
+    Run {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Score the month-end forecast methods on generated spend histories (weekly pattern,
     /// growth, a launch, holiday weeks, retry storms): error of the projection made on days 7,
     /// 14 and 21, and how often the real month end fell inside each method's interval.

@@ -258,7 +258,7 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
         Command::Redact(a) => {
             crate::privacy::redact(&config, a.format, &a.field, a.source.as_deref())
         }
-        Command::Cost(c) => crate::cost::run(c),
+        Command::Cost(c) => crate::cost::run(&config, &target(), c).await,
         Command::Privacy(p) => crate::privacy::run(&config, &target(), p).await,
         Command::Bench(BenchCommand::Nab {
             dir,

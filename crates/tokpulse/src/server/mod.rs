@@ -46,9 +46,10 @@ pub fn router(state: Arc<ServerState>, request_timeout: Duration) -> Router {
         .route("/v1/ingest/logs", post(ingest_logs))
         .route("/v1/events/deploy", post(ingest_deploys))
         .route("/v1/ingest/ci-runs", post(ingest_ci_runs))
+        .route("/v1/ingest/infra-usage", post(ingest_infra_usage))
         .route("/v1/findings", get(list_findings))
-        .route("/v1/privacy/report", get(privacy::report))
         .route("/v1/cost/summary", get(cost::summary))
+        .route("/v1/privacy/report", get(privacy::report))
         .route("/v1/privacy/forget", post(privacy::forget))
         .route("/v1/privacy/export", post(privacy::export))
         .fallback(not_found)
@@ -134,6 +135,23 @@ async fn ingest_ci_runs(
     )?;
     let format = Format::detect(header_str(&headers, header::CONTENT_TYPE), &decoded)?;
     let report = state.app.ingestor.ingest_ci(format, &decoded).await?;
+    Ok((report_status(&report), Json(report)).into_response())
+}
+
+async fn ingest_infra_usage(
+    State(state): State<Arc<ServerState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::Service, "infra_usage").await?;
+    let raw = read_body(body, state.max_body_bytes).await?;
+    let decoded = decode_body(
+        &raw,
+        header_str(&headers, header::CONTENT_ENCODING),
+        state.max_body_bytes,
+    )?;
+    let format = Format::detect(header_str(&headers, header::CONTENT_TYPE), &decoded)?;
+    let report = state.app.ingestor.ingest_infra(format, &decoded).await?;
     Ok((report_status(&report), Json(report)).into_response())
 }
 

@@ -280,6 +280,13 @@ ingest_path!(
     "GitHub Actions workflow runs and jobs (CSV is refused: the records nest)"
 );
 
+ingest_path!(
+    ingest_infra_usage,
+    "/v1/ingest/infra-usage",
+    InfraUsageIn,
+    "infrastructure usage (Vercel, Supabase) per period, stored by `id` (CSV is refused)"
+);
+
 /// Health of the server and its store.
 #[utoipa::path(
     get,
@@ -329,6 +336,29 @@ pub struct AuditRowOut {
     action: String,
     /// Values (for `blocked`: records).
     count: i64,
+}
+
+/// One infrastructure usage figure (`POST /v1/ingest/infra-usage`) for one period.
+#[derive(Serialize, ToSchema)]
+pub struct InfraUsageIn {
+    /// Client-chosen unique id; a retried record with the same id is stored once.
+    id: String,
+    /// `vercel` or `supabase`.
+    provider: String,
+    /// The provider's project (Vercel project, Supabase project ref).
+    project: String,
+    /// Vercel: `requests`, `bandwidth_gb`, `function_gb_hours`; Supabase: `db_size_gb`,
+    /// `storage_gb`, `egress_gb`.
+    metric: String,
+    /// How much, in the metric's unit; >= 0. Sizes are levels (the month's largest counts),
+    /// the others amounts (summed).
+    quantity: f64,
+    /// First instant of the period (RFC 3339).
+    period_start: String,
+    /// First instant after it; after `period_start`.
+    period_end: String,
+    /// The plan (`hobby`, `pro`, `free`, `team`…): prices come from `[cost.infra.<provider>]`.
+    plan: Option<String>,
 }
 
 /// A month's cost summary (`GET /v1/cost/summary`, `tokpulse cost report --format json`).
@@ -532,6 +562,7 @@ impl Modify for BearerAuth {
         ingest_logs,
         ingest_deploys,
         ingest_ci_runs,
+        ingest_infra_usage,
         findings,
         cost_summary,
         privacy_report,
@@ -548,6 +579,7 @@ impl Modify for BearerAuth {
         CiRecordIn,
         CiRunIn,
         CiJobIn,
+        InfraUsageIn,
         IngestReportOut,
         RejectionOut,
         ErrorOut,
@@ -644,6 +676,33 @@ mod tests {
             properties(&doc, "CiRecordIn"),
             ["repository", "workflow_job", "workflow_run"]
         );
+    }
+
+    /// `InfraUsageIn` lists exactly the fields the infra parser reads, with the same
+    /// required-ness.
+    #[test]
+    fn infra_schema_matches_what_the_parser_reads() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut read: Vec<String> = tokpulse_ingest::infra::FIELDS
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        read.sort_unstable();
+        assert_eq!(properties(&doc, "InfraUsageIn"), read);
+        let mut required: Vec<&str> = doc["components"]["schemas"]["InfraUsageIn"]["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        let mut must: Vec<&str> = tokpulse_ingest::infra::FIELDS
+            .iter()
+            .filter(|f| f.1)
+            .map(|f| f.0)
+            .collect();
+        required.sort_unstable();
+        must.sort_unstable();
+        assert_eq!(required, must);
     }
 
     /// `CostSummaryOut` documents exactly the fields a cost summary serialises to.

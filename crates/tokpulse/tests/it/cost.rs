@@ -243,3 +243,100 @@ fn cost_report_and_forecast_print_the_month() {
     let (_, stderr) = t.expect(&["cost", "report", "--month", "March"], 2);
     assert!(stderr.contains("--month"), "{stderr}");
 }
+
+#[tokio::test]
+async fn infra_usage_is_ingested_by_id_with_per_record_rejections() {
+    let s = TestServer::sqlite(Config::default()).await;
+    let day = |d: i64| {
+        (chrono::Utc::now() - TimeDelta::days(d))
+            .format("%Y-%m-%dT00:00:00Z")
+            .to_string()
+    };
+    let rec = |id: &str, provider: &str, metric: &str, q: f64| {
+        json!({
+            "id": id, "provider": provider, "project": "shop", "metric": metric, "quantity": q,
+            "period_start": day(2), "period_end": day(1), "plan": "pro",
+        })
+    };
+    let post = |body: String, ct: &'static str, key: Option<String>| {
+        let mut req = client()
+            .post(s.url("/v1/ingest/infra-usage"))
+            .header("content-type", ct)
+            .body(body);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        req.send()
+    };
+    let batch = json!([
+        rec("v1", "vercel", "requests", 1200.0),
+        rec("s1", "supabase", "egress_gb", 3.5),
+        rec("bad", "vercel", "egress_gb", 1.0),
+    ])
+    .to_string();
+    assert_eq!(
+        post(batch.clone(), "application/json", None)
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let r = post(
+        batch.clone(),
+        "application/json",
+        Some(s.keys.authenticated.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = post(
+        batch.clone(),
+        "application/json",
+        Some(s.keys.service.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["accepted"], 2, "{v}");
+    assert_eq!(v["rejected"][0]["index"], 2);
+    assert_eq!(v["rejected"][0]["field"], "metric");
+    // A retry is counted as duplicates.
+    let r = post(batch, "application/json", Some(s.keys.service.clone()))
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+    // NDJSON, and a batch whose every record is refused.
+    let ndjson = format!("{}\n", rec("v2", "vercel", "bandwidth_gb", 2.0));
+    let r = post(ndjson, "application/x-ndjson", Some(s.keys.service.clone()))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = post(
+        format!("{}\n", json!({"id": "x", "provider": "vercel"})),
+        "application/x-ndjson",
+        Some(s.keys.service.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 422);
+    let r = post(
+        "{not json".into(),
+        "application/json",
+        Some(s.keys.service.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        s.store
+            .count(tokpulse_store::Table::InfraUsage)
+            .await
+            .unwrap(),
+        3
+    );
+}

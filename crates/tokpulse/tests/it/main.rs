@@ -2,10 +2,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod automation;
-mod chaos;
 mod cli;
 mod common;
 mod diagnosis;
+mod cost;
 mod http;
 mod nab;
 mod pipeline;
