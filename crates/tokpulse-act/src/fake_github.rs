@@ -50,6 +50,37 @@ pub enum Failure {
     SecondaryRateLimit,
     /// No answer for this long.
     Hang(Duration),
+    /// The request is carried out, then answered with this status instead of its result: what
+    /// a client sees when the answer is lost on the way back (a proxy's 502, a reset).
+    Lost(u16),
+}
+
+/// Failures drawn at random for every request ([`FakeGithub::fail_at_random`]).
+#[derive(Debug)]
+struct Chaos {
+    /// SplitMix64 state: the same seed gives the same sequence of draws.
+    state: u64,
+    rate: f64,
+    kinds: Vec<Failure>,
+}
+
+impl Chaos {
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn draw(&mut self) -> Option<Failure> {
+        let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        if self.kinds.is_empty() || unit >= self.rate {
+            return None;
+        }
+        let i = usize::try_from(self.next() % self.kinds.len() as u64).unwrap_or(0);
+        self.kinds.get(i).cloned()
+    }
 }
 
 /// An issue as the stand-in keeps it.
@@ -117,6 +148,9 @@ struct Inner {
     discussions: Vec<FakeDiscussion>,
     next_comment: u64,
     failures: VecDeque<Failure>,
+    chaos: Option<Chaos>,
+    /// Failures answered, queued or drawn.
+    failed: u64,
     /// `METHOD path` of every request that passed the checks.
     log: Vec<String>,
     calls: Vec<Call>,
@@ -318,6 +352,27 @@ impl FakeGithub {
         self.inner().failures.push_back(failure);
     }
 
+    /// From now on answers each request, with probability `rate`, with one of `kinds` picked
+    /// at random instead (queued [`fail_next`](Self::fail_next) failures come first). The draws
+    /// come from a generator seeded with `seed`, so a run can be replayed.
+    pub fn fail_at_random(&self, seed: u64, rate: f64, kinds: Vec<Failure>) {
+        self.inner().chaos = Some(Chaos {
+            state: seed,
+            rate,
+            kinds,
+        });
+    }
+
+    /// Stops failing at random.
+    pub fn stop_failing(&self) {
+        self.inner().chaos = None;
+    }
+
+    /// How many requests were answered with a failure (queued or drawn at random).
+    pub fn failures_answered(&self) -> u64 {
+        self.inner().failed
+    }
+
     /// Every issue (pull requests left out), by number.
     pub fn issues(&self) -> Vec<FakeIssue> {
         self.inner()
@@ -372,26 +427,15 @@ fn invalid(field: &str, code: &str) -> Response {
         .into_response()
 }
 
-/// The checks every request passes, and queued failures. `Err` is the answer to send.
-async fn admit(
-    s: &Shared,
-    headers: &HeaderMap,
-    owner: &str,
-    repo: &str,
-    line: String,
-) -> Result<(), Response> {
-    let failure = s
-        .inner
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .failures
-        .pop_front();
-    match failure {
-        Some(Failure::Status(code)) => {
+/// The answer to a failure that is given instead of carrying the request out; `None` for no
+/// failure and for [`Failure::Lost`] (carried out first, by [`record`]).
+async fn fail_before(failure: Option<Failure>) -> Option<Response> {
+    match failure? {
+        Failure::Status(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return Err(error(status, "Server Error"));
+            Some(error(status, "Server Error"))
         }
-        Some(Failure::TooManyRequests { retry_after }) => {
+        Failure::TooManyRequests { retry_after } => {
             let mut r = error(StatusCode::TOO_MANY_REQUESTS, "API rate limit exceeded");
             r.headers_mut().insert(
                 "retry-after",
@@ -400,19 +444,40 @@ async fn admit(
                     .parse()
                     .expect("digits are a header value"),
             );
-            return Err(r);
+            Some(r)
         }
-        Some(Failure::SecondaryRateLimit) => {
-            return Err(error(
-                StatusCode::FORBIDDEN,
-                "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-            ));
-        }
-        Some(Failure::Hang(d)) => {
+        Failure::SecondaryRateLimit => Some(error(
+            StatusCode::FORBIDDEN,
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+        )),
+        Failure::Hang(d) => {
             tokio::time::sleep(d).await;
-            return Err(error(StatusCode::GATEWAY_TIMEOUT, "timed out"));
+            Some(error(StatusCode::GATEWAY_TIMEOUT, "timed out"))
         }
-        None => {}
+        Failure::Lost(_) => None,
+    }
+}
+
+/// The checks every request passes, and queued failures. `Err` is the answer to send.
+async fn admit(
+    s: &Shared,
+    headers: &HeaderMap,
+    owner: &str,
+    repo: &str,
+    line: String,
+) -> Result<(), Response> {
+    let failure = {
+        let mut inner = s.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let failure = inner.failures.pop_front();
+        inner.failed += u64::from(failure.is_some());
+        failure
+    };
+    debug_assert!(
+        !matches!(failure, Some(Failure::Lost(_))),
+        "taken by `record`"
+    );
+    if let Some(answer) = fail_before(failure).await {
+        return Err(answer);
     }
     let auth = headers
         .get("authorization")
@@ -1200,6 +1265,24 @@ async fn record(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    // A failure drawn at random, or a queued `Lost` (carried out, then its answer replaced).
+    let failure = {
+        let mut inner = s.lock();
+        let failure = match inner.failures.front() {
+            Some(Failure::Lost(_)) => inner.failures.pop_front(),
+            _ => inner.chaos.as_mut().and_then(Chaos::draw),
+        };
+        inner.failed += u64::from(failure.is_some());
+        failure
+    };
+    if let Some(Failure::Lost(code)) = failure {
+        let _carried_out = next.run(request).await;
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+        return error(status, "Server Error");
+    }
+    if let Some(answer) = fail_before(failure).await {
+        return answer;
+    }
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
         return error(StatusCode::PAYLOAD_TOO_LARGE, "too large");

@@ -12,8 +12,14 @@ use tokpulse_act::{
 };
 use tokpulse_analyze::deploy::gather_by_deploy;
 use tokpulse_analyze::{Analyzer, AnalyzersConfig, Inputs};
-use tokpulse_core::{FindingKind, FindingStatus, StoredFinding, Timestamp, Window};
-use tokpulse_store::{FindingChange, Store};
+use tokpulse_core::{
+    Finding, FindingKind, FindingStatus, Fingerprint, StoredFinding, Timestamp, Window,
+};
+use tokpulse_store::{FindingChange, NewAction, Store};
+
+/// A finding first seen or resolved this recently has its actions planned again by each run
+/// (same idempotency keys: queued once), in case a run was killed before queueing them.
+const REPLAN: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// At most this many open findings are considered per run.
 const MAX_OPEN: i64 = 100_000;
@@ -165,13 +171,7 @@ impl Engine {
         let mut findings = gather_by_deploy(findings, &deployments, group);
         findings.extend(diagnosis::ci_findings(store, &self.config, now).await?);
 
-        let mut changes = Vec::with_capacity(findings.len());
-        for f in &findings {
-            changes.push((
-                f.fingerprint.clone(),
-                self.store.upsert_finding(f, now).await?,
-            ));
-        }
+        let changes = self.record(&findings, &kinds, now, &mut run).await?;
         let open: HashMap<String, StoredFinding> = self
             .store
             .findings(Some(FindingStatus::Open), MAX_OPEN)
@@ -185,20 +185,6 @@ impl Engine {
                 .get(fp.as_str())
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("finding {fp} was stored but is not open"))?;
-            let sinks =
-                self.routing
-                    .sinks_for(stored.finding.kind, stored.finding.severity, &sink_names);
-            let actions = match change {
-                FindingChange::Updated { .. } => {
-                    plan_for_recurrence(&stored, &sinks, now, self.update_interval)
-                }
-                _ => plan_for_change(change, &stored, &sinks, now),
-            };
-            for action in actions {
-                if self.store.enqueue_action(&action).await?.is_some() {
-                    run.queued += 1;
-                }
-            }
             run.seen.push((change, stored));
         }
 
@@ -239,6 +225,131 @@ impl Engine {
 
         run.delivery = self.deliver(now).await?;
         Ok(run)
+    }
+
+    /// Stores the findings seen at `now` and queues their actions, so that a run killed at any
+    /// point and run again (for the same instant, or within [`REPLAN`]) queues every action
+    /// exactly once (issue 6's chaos test). Returns what happened to each finding.
+    ///
+    /// - A recurrence's or a reopen's actions are queued *before* the finding is stored: their
+    ///   idempotency keys follow from the stored state before this run, and once the finding is
+    ///   stored nothing would tell a later run that they still had to be queued.
+    /// - A new finding has no id before it is stored, so its actions follow. A finding first
+    ///   seen within [`REPLAN`] and seen again has them planned again, and one of `kinds`
+    ///   resolved within [`REPLAN`] its resolution, in case a run was killed between storing
+    ///   and queueing; the idempotency keys are the same, so the store queues each once.
+    /// - A finding already seen at exactly `now` (an interrupted run for this instant stored it)
+    ///   is not counted twice.
+    async fn record(
+        &self,
+        findings: &[Finding],
+        kinds: &BTreeSet<FindingKind>,
+        now: Timestamp,
+        run: &mut DiagnosisRun,
+    ) -> anyhow::Result<Vec<(Fingerprint, FindingChange)>> {
+        let same_instant = |t: Timestamp| t.timestamp_millis() == now.timestamp_millis();
+        let known: HashMap<String, StoredFinding> = self
+            .store
+            .findings(None, MAX_OPEN)
+            .await?
+            .into_iter()
+            .map(|f| (f.finding.fingerprint.as_str().to_string(), f))
+            .collect();
+        let sink_names: Vec<&str> = self.sinks.iter().map(|s| s.name()).collect();
+        let sinks_for = |f: &Finding| self.routing.sinks_for(f.kind, f.severity, &sink_names);
+        let mut queue = Vec::new();
+        for f in known.values() {
+            if f.status == FindingStatus::Resolved
+                && kinds.contains(&f.finding.kind)
+                && f.resolved_at.is_some_and(|t| t >= now - REPLAN)
+            {
+                queue.extend(plan_for_resolution(f, &sinks_for(&f.finding), now));
+            }
+        }
+        let mut changes = Vec::with_capacity(findings.len());
+        for f in findings {
+            let sinks = sinks_for(f);
+            let before = known.get(f.fingerprint.as_str());
+            if let Some(b) =
+                before.filter(|b| b.status == FindingStatus::Open && b.first_seen >= now - REPLAN)
+            {
+                queue.extend(plan_for_change(
+                    FindingChange::New { id: b.id },
+                    b,
+                    &sinks,
+                    now,
+                ));
+            }
+            let repeated =
+                before.filter(|b| b.status == FindingStatus::Open && same_instant(b.last_seen));
+            if let Some(b) = repeated {
+                let change = if same_instant(b.first_seen) {
+                    FindingChange::New { id: b.id }
+                } else {
+                    FindingChange::Updated {
+                        id: b.id,
+                        occurrences: b.occurrences,
+                    }
+                };
+                self.enqueue(&mut queue, run).await?;
+                changes.push((f.fingerprint.clone(), change));
+                continue;
+            }
+            if let Some(b) = before {
+                let mut next = b.clone();
+                next.finding = f.clone();
+                next.status = FindingStatus::Open;
+                next.last_seen = now.max(b.last_seen);
+                next.occurrences += 1;
+                next.resolved_at = None;
+                if b.status == FindingStatus::Resolved {
+                    let change = FindingChange::Reopened {
+                        id: b.id,
+                        occurrences: next.occurrences,
+                    };
+                    queue.extend(plan_for_change(change, &next, &sinks, now));
+                } else {
+                    queue.extend(plan_for_recurrence(
+                        &next,
+                        &sinks,
+                        now,
+                        self.update_interval,
+                    ));
+                }
+            }
+            self.enqueue(&mut queue, run).await?;
+            let change = self.store.upsert_finding(f, now).await?;
+            if let FindingChange::New { id } = change {
+                let stored = StoredFinding {
+                    id,
+                    finding: f.clone(),
+                    status: FindingStatus::Open,
+                    first_seen: now,
+                    last_seen: now,
+                    occurrences: 1,
+                    resolved_at: None,
+                };
+                queue.extend(plan_for_change(change, &stored, &sinks, now));
+                self.enqueue(&mut queue, run).await?;
+            }
+            changes.push((f.fingerprint.clone(), change));
+        }
+        self.enqueue(&mut queue, run).await?;
+        Ok(changes)
+    }
+
+    /// Queues `actions` (emptying it), counting those not queued before.
+    async fn enqueue(
+        &self,
+        actions: &mut Vec<NewAction>,
+        run: &mut DiagnosisRun,
+    ) -> anyhow::Result<()> {
+        for action in actions.drain(..) {
+            if self.store.enqueue_action(&action).await?.is_some() {
+                run.queued += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Delivers whatever actions are due at `now`.

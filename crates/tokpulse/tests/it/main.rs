@@ -2,10 +2,11 @@
 #![allow(clippy::unwrap_used)]
 
 mod automation;
+mod chaos;
 mod cli;
 mod common;
-mod diagnosis;
 mod cost;
+mod diagnosis;
 mod http;
 mod nab;
 mod pipeline;
