@@ -116,7 +116,16 @@ async fn receive(
         Value::Array(b) => b.iter().all(|b| b["type"].is_string()),
         _ => false,
     };
-    if !json_type || !(has_text || message["blocks"].is_array()) || !blocks_ok {
+    // Slack's mrkdwn links, `<url|text>`, must name an http(s) URL or Slack shows them as text.
+    let links_ok = message["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["text"]["text"].as_str())
+        .flat_map(|t| t.split('<').skip(1))
+        .filter_map(|l| l.split_once('|'))
+        .all(|(url, _)| url.starts_with("https://") || url.starts_with("http://"));
+    if !json_type || !(has_text || message["blocks"].is_array()) || !blocks_ok || !links_ok {
         return (StatusCode::BAD_REQUEST, "invalid_payload").into_response();
     }
     inner.messages.push(message);

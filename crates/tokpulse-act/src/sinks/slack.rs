@@ -7,6 +7,12 @@
 //! queue spaces them out. A 429 with `Retry-After` and 5xx answers are retryable; Slack's 4xx
 //! errors (`invalid_payload`, `no_service`, `channel_not_found`…) are permanent.
 //!
+//! When the finding has a GitHub issue, the message links to it: the issue URLs come from the
+//! GitHub actions already delivered ([`Sink::warm_up`] reads the latest ones on every delivery
+//! pass, and the queue delivers to GitHub before Slack, so an issue filed in the same pass is
+//! linked). A message whose issue is not filed yet (GitHub failing or slow) is posted without
+//! the link rather than held: a page should not wait on GitHub.
+//!
 //! Incoming webhooks cannot tell whether a message was already posted, so a crash between
 //! posting and recording the delivery can post it twice; everything else in the queue keeps
 //! that window to one request.
@@ -15,9 +21,13 @@ use crate::router::{ActionKind, ActionPayload};
 use crate::{Delivered, DeliveryError, Sink};
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tokpulse_store::ActionRow;
+use tokpulse_store::{ActionRow, ActionStatus, Store, StoreError};
+
+/// Delivered actions read on each pass for the issue links (the latest first).
+const LINK_LOOKBACK: i64 = 2_000;
 
 /// Slack's documented pace for incoming webhooks.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -27,6 +37,8 @@ pub struct Slack {
     webhook_url: String,
     client: reqwest::Client,
     last_sent: Mutex<Option<Instant>>,
+    /// Fingerprint → the URL of its GitHub issue.
+    issues: Mutex<HashMap<String, String>>,
 }
 
 impl Slack {
@@ -39,11 +51,38 @@ impl Slack {
             webhook_url,
             client,
             last_sent: Mutex::new(None),
+            issues: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The Block Kit message for an action.
-    pub fn message(kind: ActionKind, payload: &ActionPayload) -> Value {
+    /// Learns the GitHub issue URLs of fingerprints from delivered actions of the `github` sink
+    /// (newest first, as [`Store::actions`] lists them).
+    pub fn seed(&self, actions: &[ActionRow]) {
+        let mut issues = self.issues.lock().unwrap_or_else(PoisonError::into_inner);
+        for a in actions.iter().rev() {
+            if a.sink != crate::GithubIssues::NAME || a.status != ActionStatus::Delivered {
+                continue;
+            }
+            if let (Some(url), Some(fp)) = (&a.external_ref, a.payload["fingerprint"].as_str())
+                && url.contains("/issues/")
+            {
+                issues.insert(fp.to_string(), url.clone());
+            }
+        }
+    }
+
+    /// The GitHub issue URL known for `fingerprint`.
+    pub fn issue_url(&self, fingerprint: &str) -> Option<String> {
+        self.issues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(fingerprint)
+            .cloned()
+    }
+
+    /// The Block Kit message for an action, linking to `issue` (the finding's GitHub issue URL)
+    /// when there is one.
+    pub fn message(kind: ActionKind, payload: &ActionPayload, issue: Option<&str>) -> Value {
         let what = match kind {
             ActionKind::Open => "New finding",
             ActionKind::Reopen => "Back again",
@@ -72,6 +111,11 @@ impl Slack {
         }
         if let Some(note) = &payload.note {
             blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(note, 3000)}}));
+        }
+        if let Some(url) = issue {
+            let number = url.rsplit('/').next().unwrap_or_default();
+            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn",
+                "text": format!("<{url}|GitHub issue #{number}>")}}));
         }
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn",
             "text": format!("TokPulse · {} · fingerprint `{}`", payload.finding_kind, payload.fingerprint)}]}));
@@ -109,6 +153,11 @@ impl Sink for Slack {
         Self::NAME
     }
 
+    async fn warm_up(&self, store: &dyn Store) -> Result<(), StoreError> {
+        self.seed(&store.actions(LINK_LOOKBACK).await?);
+        Ok(())
+    }
+
     async fn deliver(&self, action: &ActionRow) -> Result<Delivered, DeliveryError> {
         let (kind, payload) = ActionPayload::read(action)?;
         if kind == ActionKind::Update {
@@ -137,7 +186,11 @@ impl Sink for Slack {
         let response = self
             .client
             .post(&self.webhook_url)
-            .json(&Self::message(kind, &payload))
+            .json(&Self::message(
+                kind,
+                &payload,
+                self.issue_url(&payload.fingerprint).as_deref(),
+            ))
             .send()
             .await
             .map_err(|e| DeliveryError::retryable(format!("slack: {}", e.without_url())))?;

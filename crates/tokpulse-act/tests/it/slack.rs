@@ -110,3 +110,44 @@ async fn slack_failures_become_retry_or_give_up() {
     );
     assert!(slack.messages().is_empty());
 }
+
+#[tokio::test]
+async fn the_message_links_to_the_findings_github_issue_once_it_is_filed() {
+    let slack = FakeSlack::start().await;
+    let sink = Slack::new(slack.webhook_url.clone(), client());
+    let a = action();
+    let fingerprint = a.payload["fingerprint"].as_str().unwrap().to_string();
+    // Not filed yet (GitHub failing or slow): posted without a link rather than held.
+    sink.deliver(&a).await.unwrap();
+    // The GitHub sink delivered the same finding's open action.
+    let mut github = a.clone();
+    github.id = 2;
+    github.sink = "github".into();
+    github.status = tokpulse_store::ActionStatus::Delivered;
+    github.external_ref = Some("https://github.com/acme/shop/issues/42".into());
+    sink.seed(&[github]);
+    assert_eq!(
+        sink.issue_url(&fingerprint).as_deref(),
+        Some("https://github.com/acme/shop/issues/42")
+    );
+    tokio::time::sleep(tokpulse_act::sinks::slack::MIN_INTERVAL).await;
+    sink.deliver(&a).await.unwrap();
+    let messages = slack.messages();
+    assert_eq!(messages.len(), 2);
+    assert!(
+        !messages[0].to_string().contains("/issues/"),
+        "{}",
+        messages[0]
+    );
+    let link = messages[1]["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["text"]["text"].as_str())
+        .find(|t| t.starts_with("<https://"))
+        .unwrap_or_else(|| panic!("no link: {}", messages[1]));
+    assert_eq!(
+        link,
+        "<https://github.com/acme/shop/issues/42|GitHub issue #42>"
+    );
+}
