@@ -985,9 +985,11 @@ impl<'a> Scanner<'a> {
         let end = g.last()?.1;
         // A closing `)` is the number's only if it closes one of the number's own `(`:
         // `(card 4242 4242 4242 4242)` keeps its bracket.
-        let open = b[start..end].iter().filter(|&&c| c == b'(').count();
-        let closed = b[start..end].iter().filter(|&&c| c == b')').count();
-        let end = if open > closed && b.get(end) == Some(&b')') {
+        let end = if b.get(end) == Some(&b')') && {
+            let inner = &b[start..end];
+            let count = |p: u8| inner.iter().filter(|&&c| c == p).count();
+            count(b'(') > count(b')')
+        } {
             end + 1
         } else {
             end
