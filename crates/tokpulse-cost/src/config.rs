@@ -342,6 +342,38 @@ mod tests {
     }
 
     #[test]
+    fn budgets_and_infra_plans_are_checked_with_their_paths() {
+        let c: CostConfig = toml::from_str(
+            r#"
+            [feature_budgets_usd]
+            chat = 0
+            [model_budgets_usd]
+            "gpt-4o" = 100
+            [infra.vercel]
+            plan = "pro"
+            monthly_usd = -1
+            overage_usd = { bandwidth_gb = -0.1 }
+            [infra.aws]
+            plan = "x"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.validate(),
+            vec![
+                "cost.feature_budgets_usd.chat: must be > 0, got 0",
+                "cost.infra.aws: unknown provider \"aws\"; expected vercel or supabase",
+                "cost.infra.vercel.monthly_usd: must be >= 0, got -1",
+                "cost.infra.vercel.overage_usd.bandwidth_gb: must be >= 0, got -0.1",
+            ]
+        );
+        // Vercel Pro: $20, plus 500 GB over the included terabyte at $0.15.
+        let usage = [("bandwidth_gb".to_owned(), 1_500.0)].into();
+        assert!((InfraPlan::vercel_pro().month_cost(&usage) - 95.0).abs() < 1e-9);
+        assert!(InfraPlan::is_level("db_size_gb") && !InfraPlan::is_level("egress_gb"));
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         let err = toml::from_str::<CostConfig>("budget = 5").unwrap_err();
         assert!(err.to_string().contains("unknown field `budget`"), "{err}");

@@ -716,7 +716,7 @@ sinks = ["github_discussions"]
 # sinks = ["slack"]
 
 [cost]
-# The month's AI budget in US dollars (`tokpulse cost backtest` and the budget tiers use it).
+# The month's budget for AI and infrastructure in US dollars (the budget tiers use it).
 monthly_budget_usd = 500.0
 # Nominal coverage of the forecast's prediction intervals.
 interval_coverage = 0.8
@@ -728,6 +728,18 @@ interval_coverage = 0.8
 #   input = 0.01
 #   output = 0.01
 builtin_catalog = true
+# Optional budgets per feature and per model (dollars a month), beside the project's:
+#   [cost.feature_budgets_usd]
+#   "support-chat" = 300.0
+#   [cost.model_budgets_usd]
+#   "gpt-4o" = 150.0
+# Infrastructure plans (defaults: Vercel Pro, Supabase Pro as published): the monthly fee, what
+# it includes and the price per unit beyond, per metric:
+#   [cost.infra.vercel]
+#   plan = "pro"
+#   monthly_usd = 20.0
+#   included = { requests = 1000000, bandwidth_gb = 1000, function_gb_hours = 1000 }
+#   overage_usd = { requests = 0.000002, bandwidth_gb = 0.15, function_gb_hours = 0.18 }
 "#,
         data_dir = d.data_dir.display(),
         listen = d.server.listen,
