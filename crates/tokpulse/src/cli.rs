@@ -63,6 +63,9 @@ pub enum Command {
     /// Show queued and delivered actions.
     #[command(subcommand)]
     Actions(ActionsCommand),
+    /// Mute or unmute a finding's notifications.
+    #[command(subcommand)]
+    Findings(FindingsCommand),
     /// Measure TokPulse's hot paths.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -181,6 +184,25 @@ pub enum KeysCommand {
     Revoke {
         /// The id from `tokpulse keys list`.
         id: i64,
+    },
+}
+
+/// `tokpulse findings …`
+#[derive(Debug, Subcommand)]
+pub enum FindingsCommand {
+    /// Stop a finding's recurrence comments and Slack messages (its issue is still filed,
+    /// reopened, and closed with a "resolved" comment).
+    Mute {
+        /// The finding's fingerprint (`tokpulse diagnose` and the issue's hidden marker show it).
+        fingerprint: String,
+        /// For this long (`90m`, `6h`, `7d`); for good without it.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+    },
+    /// Lift a finding's mute.
+    Unmute {
+        /// The finding's fingerprint.
+        fingerprint: String,
     },
 }
 

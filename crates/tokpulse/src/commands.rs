@@ -3,7 +3,8 @@
 use crate::Exit;
 use crate::app::{App, open_store, store_target};
 use crate::cli::{
-    ActionsCommand, BenchCommand, Cli, Command, ConfigCommand, KeysCommand, OutputFormat,
+    ActionsCommand, BenchCommand, Cli, Command, ConfigCommand, FindingsCommand, KeysCommand,
+    OutputFormat,
 };
 use crate::config;
 use anyhow::Context;
@@ -143,6 +144,35 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             let code = crate::scheduler::cli::run(&config, &app, j).await;
             store.close().await;
             code
+        }
+        Command::Findings(f) => {
+            let store = open_store(&target()).await?;
+            let now = chrono::Utc::now();
+            let said = match f {
+                FindingsCommand::Mute {
+                    fingerprint,
+                    duration,
+                } => {
+                    let until = duration
+                        .as_deref()
+                        .map(crate::mute::parse_duration)
+                        .transpose()
+                        .map_err(|e| Exit(2, format!("error: --for: {e}")))?
+                        .map(|d| now + d);
+                    crate::mute::mute(store.as_ref(), &fingerprint, until, now).await?;
+                    match until {
+                        Some(t) => format!("{fingerprint} muted until {}", t.to_rfc3339()),
+                        None => format!("{fingerprint} muted until unmuted"),
+                    }
+                }
+                FindingsCommand::Unmute { fingerprint } => {
+                    crate::mute::unmute(store.as_ref(), &fingerprint, now).await?;
+                    format!("{fingerprint} unmuted")
+                }
+            };
+            store.close().await;
+            println!("{said}");
+            Ok(0)
         }
         Command::Keys(k) => {
             let store = open_store(&target()).await?;

@@ -4,7 +4,7 @@
 //! the demo run it at any instant.
 
 use crate::diagnosis;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use tokpulse_act::{
     DeliveryReport, Routing, Sink, deliver_due, plan_for_change, plan_for_recurrence,
@@ -171,7 +171,10 @@ impl Engine {
         let mut findings = gather_by_deploy(findings, &deployments, group);
         findings.extend(diagnosis::ci_findings(store, &self.config, now).await?);
 
-        let changes = self.record(&findings, &kinds, now, &mut run).await?;
+        let muted = crate::mute::muted(self.store.as_ref(), now).await?;
+        let changes = self
+            .record(&findings, &kinds, &muted, now, &mut run)
+            .await?;
         let open: HashMap<String, StoredFinding> = self
             .store
             .findings(Some(FindingStatus::Open), MAX_OPEN)
@@ -212,11 +215,8 @@ impl Engine {
                     resolved.finding.severity,
                     &sink_names,
                 );
-                for action in plan_for_resolution(&resolved, &sinks, now) {
-                    if self.store.enqueue_action(&action).await?.is_some() {
-                        run.queued += 1;
-                    }
-                }
+                let mut actions = plan_for_resolution(&resolved, &sinks, now);
+                self.enqueue(&mut actions, &muted, &mut run).await?;
                 run.resolved.push(resolved);
             }
         }
@@ -244,6 +244,7 @@ impl Engine {
         &self,
         findings: &[Finding],
         kinds: &BTreeSet<FindingKind>,
+        muted: &HashSet<String>,
         now: Timestamp,
         run: &mut DiagnosisRun,
     ) -> anyhow::Result<Vec<(Fingerprint, FindingChange)>> {
@@ -291,7 +292,7 @@ impl Engine {
                         occurrences: b.occurrences,
                     }
                 };
-                self.enqueue(&mut queue, run).await?;
+                self.enqueue(&mut queue, muted, run).await?;
                 changes.push((f.fingerprint.clone(), change));
                 continue;
             }
@@ -317,7 +318,7 @@ impl Engine {
                     ));
                 }
             }
-            self.enqueue(&mut queue, run).await?;
+            self.enqueue(&mut queue, muted, run).await?;
             let change = self.store.upsert_finding(f, now).await?;
             if let FindingChange::New { id } = change {
                 let stored = StoredFinding {
@@ -330,21 +331,23 @@ impl Engine {
                     resolved_at: None,
                 };
                 queue.extend(plan_for_change(change, &stored, &sinks, now));
-                self.enqueue(&mut queue, run).await?;
+                self.enqueue(&mut queue, muted, run).await?;
             }
             changes.push((f.fingerprint.clone(), change));
         }
-        self.enqueue(&mut queue, run).await?;
+        self.enqueue(&mut queue, muted, run).await?;
         Ok(changes)
     }
 
-    /// Queues `actions` (emptying it), counting those not queued before.
+    /// Queues `actions` (emptying it), counting those not queued before; what a muted
+    /// finding does not send ([`crate::mute::keep`]) is left out.
     async fn enqueue(
         &self,
         actions: &mut Vec<NewAction>,
+        muted: &HashSet<String>,
         run: &mut DiagnosisRun,
     ) -> anyhow::Result<()> {
-        for action in actions.drain(..) {
+        for action in actions.drain(..).filter(|a| crate::mute::keep(a, muted)) {
             if self.store.enqueue_action(&action).await?.is_some() {
                 run.queued += 1;
             }

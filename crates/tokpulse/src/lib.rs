@@ -18,6 +18,7 @@ pub mod diagnosis;
 pub mod engine;
 pub mod ingest_files;
 pub mod keys;
+pub mod mute;
 pub mod nab;
 pub mod privacy;
 pub mod retention;

@@ -8,6 +8,7 @@ mod common;
 mod cost;
 mod diagnosis;
 mod http;
+mod mute;
 mod nab;
 mod pipeline;
 mod privacy;
