@@ -738,8 +738,8 @@ builtin_catalog = true
 #   [cost.infra.vercel]
 #   plan = "pro"
 #   monthly_usd = 20.0
-#   included = { requests = 1000000, bandwidth_gb = 1000, function_gb_hours = 1000 }
-#   overage_usd = { requests = 0.000002, bandwidth_gb = 0.15, function_gb_hours = 0.18 }
+#   included = {{ requests = 1000000, bandwidth_gb = 1000, function_gb_hours = 1000 }}
+#   overage_usd = {{ requests = 0.000002, bandwidth_gb = 0.15, function_gb_hours = 0.18 }}
 "#,
         data_dir = d.data_dir.display(),
         listen = d.server.listen,
