@@ -99,6 +99,18 @@ pub struct RetentionConfig {
     pub privacy_audit: u32,
     /// Forget and export requests: the record that they were carried out.
     pub privacy_requests: u32,
+    /// Latency rollups per service, route and minute/hour/day (small; baselines read weeks).
+    pub request_rollups: u32,
+    /// CI workflow runs.
+    pub ci_runs: u32,
+    /// CI jobs (failure patterns read the last week).
+    pub ci_jobs: u32,
+    /// Infrastructure usage (Vercel, Supabase), by period start.
+    pub infra_usage: u32,
+    /// Scheduler runs that have finished (a running one is never deleted).
+    pub job_runs: u32,
+    /// Webhook delivery ids already taken (redeliveries older than this are taken again).
+    pub webhook_deliveries: u32,
 }
 
 impl Default for RetentionConfig {
@@ -115,6 +127,12 @@ impl Default for RetentionConfig {
             actions: 365,
             privacy_audit: 730,
             privacy_requests: 0,
+            request_rollups: 400,
+            ci_runs: 90,
+            ci_jobs: 90,
+            infra_usage: 400,
+            job_runs: 90,
+            webhook_deliveries: 30,
         }
     }
 }
@@ -124,7 +142,7 @@ impl RetentionConfig {
     pub const MAX_DAYS: u32 = 36_500;
 
     /// `(table, days)` for every table, in the order retention runs.
-    pub fn tables(&self) -> [(&'static str, u32); 11] {
+    pub fn tables(&self) -> [(&'static str, u32); 17] {
         [
             ("performance_metrics", self.performance_metrics),
             ("application_logs", self.application_logs),
@@ -137,6 +155,12 @@ impl RetentionConfig {
             ("actions", self.actions),
             ("privacy_audit", self.privacy_audit),
             ("privacy_requests", self.privacy_requests),
+            ("request_rollups", self.request_rollups),
+            ("ci_runs", self.ci_runs),
+            ("ci_jobs", self.ci_jobs),
+            ("infra_usage", self.infra_usage),
+            ("job_runs", self.job_runs),
+            ("webhook_deliveries", self.webhook_deliveries),
         ]
     }
 

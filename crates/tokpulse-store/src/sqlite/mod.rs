@@ -1107,9 +1107,15 @@ impl Store for SqliteStore {
             return Ok(0);
         };
         let name = table.name();
+        // A WITHOUT ROWID table is chunked by its primary key instead.
+        let key = match table {
+            Table::RequestRollups => "(resolution, bucket_start, service, route)",
+            _ => "rowid",
+        };
+        let columns = key.trim_matches(['(', ')']);
         let sql = format!(
-            "DELETE FROM {name} WHERE rowid IN \
-             (SELECT rowid FROM {name} WHERE {column} < ?1 AND ({extra}) LIMIT ?2)"
+            "DELETE FROM {name} WHERE {key} IN \
+             (SELECT {columns} FROM {name} WHERE {column} < ?1 AND ({extra}) LIMIT ?2)"
         );
         let q = bind_cutoff(
             sqlx::query(AssertSqlSafe(sql)),

@@ -202,6 +202,19 @@ pub async fn rollups_are_committed_once(store: Arc<dyn Store>) {
             .is_empty()
     );
     assert_eq!(store.count(Table::RequestRollups).await.unwrap(), 2);
+
+    // Retention goes by bucket start (SQLite keeps rollups WITHOUT ROWID: chunked by key).
+    let t = Table::RequestRollups;
+    assert_eq!(store.count_older_than(t, at(30_000)).await.unwrap(), 1);
+    assert_eq!(store.delete_older_than(t, at(30_000), 10).await.unwrap(), 1);
+    assert_eq!(store.delete_older_than(t, at(30_000), 10).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .rollups("minute", window(0, 3_600_000), None)
+            .await
+            .unwrap(),
+        [row("GET /a", "minute", 60_000, 3, b"\x01abc")]
+    );
 }
 
 /// Detector state by key and prefix; `None` deletes. Error logs are the error and fatal lines
