@@ -1,23 +1,15 @@
 //! Retention: deletes rows older than `[retention]` allows, table by table, in chunks of
 //! [`CHUNK_ROWS`], so that SQLite's single writer is never held long and ingest goes on between
 //! chunks. [`run_retention`] is the one entry point: `tokpulse privacy retention` calls it, and
-//! `serve` calls it every [`INTERVAL`] (a scheduler can call it the same way).
+//! so does the scheduler's `retention` job in `serve`.
 
 use crate::config::RetentionConfig;
 use serde::Serialize;
-use std::time::Duration;
 use tokpulse_core::Timestamp;
 use tokpulse_store::{Store, StoreError, Table};
 
 /// Rows deleted per transaction.
 pub const CHUNK_ROWS: u64 = 5_000;
-
-/// How often `serve` applies retention.
-pub const INTERVAL: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// How long after `serve` starts retention first runs: soon enough that a server restarted
-/// more often than daily still applies it, late enough not to compete with start-up.
-pub const FIRST_RUN_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// What retention did (or, in a dry run, would do) to one table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
