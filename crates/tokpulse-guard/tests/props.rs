@@ -134,3 +134,17 @@ proptest! {
         }
     }
 }
+
+/// Found by the fuzz target: a JSON `password` value that runs into replacement characters
+/// (invalid UTF-8 read lossily) ended inside a character.
+#[test]
+fn a_secret_value_ending_in_replacement_characters_does_not_panic() {
+    let bytes = include_bytes!("../../../fuzz/seeds/detectors/password-value-before-invalid-utf8");
+    let text = String::from_utf8_lossy(bytes);
+    let guard = Guard::new(&GuardConfig::default());
+    for s in guard.scan(&text) {
+        assert!(text.is_char_boundary(s.start) && text.is_char_boundary(s.end));
+    }
+    let _ = guard.redact_text(&text, "message");
+    let _ = guard.scan_field(&text, Some("password"));
+}

@@ -1562,7 +1562,12 @@ impl<'a> Scanner<'a> {
                 }
                 e += 1;
             }
-            return (vs, e.min(b.len()));
+            // The length cap can stop inside a character.
+            let mut e = e.min(b.len());
+            while !self.text.is_char_boundary(e) {
+                e -= 1;
+            }
+            return (vs, e);
         }
         let mut e = s;
         let free_text = (sep == b':' && !matches!(class, KeyClass::Secret | KeyClass::Email))
@@ -1610,7 +1615,11 @@ impl<'a> Scanner<'a> {
     /// structured path), so it may be taken whole.
     #[inline(never)]
     fn whole_value(&mut self, class: KeyClass, vs: usize, ve: usize, exact: bool) {
-        let v = &self.text[vs..ve];
+        // Every caller ends values on a character boundary; a range that does not is skipped
+        // rather than allowed to panic.
+        let Some(v) = self.text.get(vs..ve) else {
+            return;
+        };
         let t = v.trim();
         if t.is_empty() || placeholder(t) {
             return;
