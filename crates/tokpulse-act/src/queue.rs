@@ -17,6 +17,11 @@ const FIRST_RETRY: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(60 * 60);
 /// The longest wait a destination's `Retry-After` is honoured for.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+/// How long a pass holds the actions it claimed ([`Store::claim_due_actions`]): far longer
+/// than a delivery takes (the sinks' requests time out within a minute), so no other pass
+/// takes an action while it is being delivered, and short enough that the actions of a
+/// process that died go out a few minutes later.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(10 * 60);
 
 /// What one [`deliver_due`] pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -43,8 +48,12 @@ pub struct DeliveryReport {
 ///   action has failed `max_attempts` times (counting this one) it is parked instead.
 /// - [`DeliveryError::Permanent`]: parked at once.
 ///
-/// Within a pass, actions about the same finding at the same sink go in queue order: after one
-/// fails or is held ([`Sink::hold_until`], quiet hours), the later ones wait for the next pass.
+/// Actions are claimed from the store ([`Store::claim_due_actions`], for [`CLAIM_LEASE`]), so
+/// passes that run at the same time, in one process or on several replicas, never hand one
+/// action to a sink twice. Actions about the same finding at the same sink go in queue order:
+/// the store hands out only a finding's first pending action, and after one fails or is held
+/// ([`Sink::hold_until`], quiet hours) the later ones wait for a later pass. Held actions are
+/// released at the end of the pass, due again at once, with no attempt counted.
 /// Each sink is first given [`Sink::warm_up`]. A sink never sleeps or retries; this is the
 /// only place that schedules retries. Errors are the store's; a sink's failure is not an error.
 pub async fn deliver_due(
@@ -54,15 +63,20 @@ pub async fn deliver_due(
     max_attempts: u32,
 ) -> Result<DeliveryReport, StoreError> {
     let max_attempts = i64::from(max_attempts.max(1));
+    let lease_until = now
+        .checked_add_signed(TimeDelta::from_std(CLAIM_LEASE).unwrap_or(TimeDelta::minutes(10)))
+        .unwrap_or(now);
     let mut report = DeliveryReport::default();
     for sink in sinks {
         let name = sink.name();
         sink.warm_up(store).await?;
         let mut seen = HashSet::new();
         let mut held = HashSet::new();
+        let mut release = Vec::new();
         loop {
-            let batch = store.due_actions(name, now, BATCH).await?;
-            let full = batch.len() as i64 >= BATCH;
+            let batch = store
+                .claim_due_actions(name, now, lease_until, BATCH)
+                .await?;
             let mut fresh = 0;
             for action in batch {
                 if !seen.insert(action.id) {
@@ -71,10 +85,12 @@ pub async fn deliver_due(
                 fresh += 1;
                 if held.contains(&action.finding_id) {
                     report.deferred += 1;
+                    release.push(action.id);
                     continue;
                 }
                 if let Some(until) = sink.hold_until(&action, now) {
                     held.insert(action.finding_id);
+                    release.push(action.id);
                     report.held += 1;
                     tracing::debug!(sink = name, action = action.id, %until, "action held");
                     continue;
@@ -135,9 +151,14 @@ pub async fn deliver_due(
                     }
                 }
             }
-            if !full || fresh == 0 {
+            // Each claim hands out new actions (a delivered one can make its finding's next
+            // one claimable); a store that does not claim repeats itself and `fresh` ends it.
+            if fresh == 0 {
                 break;
             }
+        }
+        for id in release {
+            store.release_action(id, now).await?;
         }
     }
     Ok(report)

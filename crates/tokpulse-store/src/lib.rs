@@ -231,6 +231,37 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> Result<Vec<ActionRow>, StoreError>;
 
+    /// Claims up to `limit` of `sink`'s due actions for one delivery pass, oldest first: each
+    /// returned action is not due again (for this or any other process on the same database)
+    /// until `lease_until`, unless it is marked delivered or failed, or released, first. So two
+    /// passes that run at once (two jobs, or two replicas) never hand one action to a sink
+    /// twice, and an action claimed by a process that died is due again when its lease ends.
+    ///
+    /// Only the first pending action of each finding at the sink is claimable: a later one
+    /// (a comment, a resolution) waits until every earlier one is delivered or parked, so it
+    /// never overtakes an open that is waiting for a retry or held by another pass.
+    ///
+    /// The default, for single-process test doubles, reads [`Store::due_actions`] and claims
+    /// nothing.
+    async fn claim_due_actions(
+        &self,
+        sink: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ActionRow>, StoreError> {
+        let _ = lease_until;
+        self.due_actions(sink, now, limit).await
+    }
+
+    /// Gives back a claimed action that was not attempted (held for quiet hours, or deferred
+    /// behind an earlier failure): due again at `due_at`, attempts unchanged. A delivered or
+    /// parked action is left alone.
+    async fn release_action(&self, id: i64, due_at: Timestamp) -> Result<(), StoreError> {
+        let _ = (id, due_at);
+        Ok(())
+    }
+
     /// All actions, newest first.
     async fn actions(&self, limit: i64) -> Result<Vec<ActionRow>, StoreError>;
 

@@ -636,6 +636,50 @@ impl Store for PgStore {
         rows.iter().map(action_from_row).collect()
     }
 
+    async fn claim_due_actions(
+        &self,
+        sink: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<ActionRow>, StoreError> {
+        // SKIP LOCKED: a pass running at the same time on another replica takes other rows
+        // instead of waiting for these.
+        let sql = format!(
+            "UPDATE actions SET next_attempt_at = $3 WHERE id IN ( \
+               SELECT a.id FROM actions a \
+               WHERE a.sink = $1 AND a.status = 'pending' AND a.next_attempt_at <= $2 \
+                 AND NOT EXISTS (SELECT 1 FROM actions b \
+                   WHERE b.sink = a.sink AND b.finding_id = a.finding_id \
+                     AND b.status = 'pending' \
+                     AND (b.created_at, b.id) < (a.created_at, a.id)) \
+               ORDER BY a.created_at, a.id LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING {ACTION_COLUMNS}"
+        );
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(sink)
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit.max(0))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut actions = rows
+            .iter()
+            .map(action_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        actions.sort_by_key(|a| (a.created_at, a.id));
+        Ok(actions)
+    }
+
+    async fn release_action(&self, id: i64, due_at: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE actions SET next_attempt_at = $1 WHERE id = $2 AND status = 'pending'")
+            .bind(due_at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     async fn actions(&self, limit: i64) -> Result<Vec<ActionRow>, StoreError> {
         let sql = format!(
             "SELECT {ACTION_COLUMNS} FROM actions ORDER BY created_at DESC, id DESC LIMIT $1"

@@ -112,6 +112,7 @@ macro_rules! store_conformance {
             findings_listing_filters_and_orders,
             actions_are_idempotent_by_key,
             actions_due_failed_parked_delivered,
+            actions_are_claimed_once_in_queue_order,
             marking_a_missing_action_fails,
             api_keys_create_authenticate_revoke,
             concurrent_writers_all_succeed,

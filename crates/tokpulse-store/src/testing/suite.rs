@@ -435,6 +435,139 @@ pub async fn actions_are_idempotent_by_key(store: Arc<dyn Store>) {
     assert_eq!(row.last_error, None);
 }
 
+/// Claims: each due action goes to one pass until its lease ends; a finding's later actions
+/// wait behind its first pending one; released actions are due again.
+pub async fn actions_are_claimed_once_in_queue_order(store: Arc<dyn Store>) {
+    migrated(&store).await;
+    let f = some_finding(&store).await;
+    let mut other = finding("u", Severity::High, (0, 1_000));
+    other.fingerprint = Fingerprint::of(FindingKind::LatencyRegression, &["api", "GET /other"]);
+    let g = store.upsert_finding(&other, at(1_000)).await.unwrap().id();
+    let enqueue = |finding: i64, key: &'static str, created: i64| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .enqueue_action(&action(finding, "github", key, created))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let a1 = enqueue(f, "a1", 1_000).await;
+    let a2 = enqueue(f, "a2", 2_000).await;
+    let b1 = enqueue(g, "b1", 1_500).await;
+    let claim = |now: i64, lease: i64| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .claim_due_actions("github", at(now), at(lease), 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect::<Vec<i64>>()
+        }
+    };
+
+    assert_eq!(
+        claim(999, 60_000).await,
+        Vec::<i64>::new(),
+        "nothing due yet"
+    );
+    assert_eq!(
+        claim(5_000, 60_000).await,
+        [a1, b1],
+        "oldest first; a2 waits behind a1"
+    );
+    assert_eq!(claim(5_000, 60_000).await, Vec::<i64>::new(), "claimed");
+    let due: Vec<i64> = store
+        .due_actions("github", at(5_000), 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(
+        due,
+        [a2],
+        "claimed ones are not due; a2 is due but waits behind a1"
+    );
+
+    store
+        .mark_action_delivered(a1, at(6_000), "https://github.com/acme/shop/issues/1")
+        .await
+        .unwrap();
+    assert_eq!(claim(6_000, 60_000).await, [a2], "a1 delivered: a2 is next");
+    store.release_action(b1, at(6_000)).await.unwrap();
+    assert_eq!(claim(6_000, 60_000).await, [b1], "released: due again");
+    store.release_action(a1, at(6_000)).await.unwrap();
+    let delivered = store.actions(10).await.unwrap();
+    let a1_row = delivered.iter().find(|r| r.id == a1).unwrap();
+    assert_eq!(a1_row.status, ActionStatus::Delivered, "release leaves it");
+
+    // A pass that died: its lease ends and the actions are due again, attempts unchanged.
+    assert_eq!(claim(59_999, 120_000).await, Vec::<i64>::new());
+    assert_eq!(claim(60_000, 120_000).await, [b1, a2]);
+    let rows = store.actions(10).await.unwrap();
+    assert!(rows.iter().all(|r| r.attempts == i64::from(r.id == a1)));
+    store
+        .mark_action_delivered(b1, at(61_000), "https://github.com/acme/shop/issues/2")
+        .await
+        .unwrap();
+
+    // A failed attempt's retry time replaces the lease; the finding's later actions wait.
+    let a3 = enqueue(f, "a3", 3_000).await;
+    store
+        .mark_action_failed(a2, "502", Some(at(200_000)))
+        .await
+        .unwrap();
+    assert_eq!(
+        claim(130_000, 190_000).await,
+        Vec::<i64>::new(),
+        "a3 waits for a2"
+    );
+    assert_eq!(claim(200_000, 260_000).await, [a2]);
+
+    // Two passes at once get disjoint sets that cover every due action.
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let mut each = finding("many", Severity::High, (0, 1_000));
+        each.fingerprint = Fingerprint::of(
+            FindingKind::LatencyRegression,
+            &["api", &format!("GET /{i}")],
+        );
+        let id = store.upsert_finding(&each, at(1_000)).await.unwrap().id();
+        let key: &'static str = Box::leak(format!("many-{i}").into_boxed_str());
+        ids.push(enqueue(id, key, 10_000 + i).await);
+    }
+    let (x, y) = tokio::join!(
+        store.claim_due_actions("github", at(300_000), at(400_000), 25),
+        store.claim_due_actions("github", at(300_000), at(400_000), 25),
+    );
+    let mut got: Vec<i64> = x
+        .unwrap()
+        .into_iter()
+        .chain(y.unwrap())
+        .map(|r| r.id)
+        .collect();
+    let claimed = got.len();
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got.len(), claimed, "an action claimed by two passes");
+    // a2's lease from 200_000 has ended; a3 still waits behind it.
+    ids.push(a2);
+    ids.sort_unstable();
+    let mut rest = claim(300_000, 400_000).await;
+    got.append(&mut rest);
+    got.sort_unstable();
+    assert_eq!(got, ids, "every due action claimed once");
+    store
+        .mark_action_delivered(a2, at(300_001), "x")
+        .await
+        .unwrap();
+    assert_eq!(claim(300_002, 400_000).await, [a3]);
+}
+
 /// Due actions per sink, retries, parking and delivery.
 pub async fn actions_due_failed_parked_delivered(store: Arc<dyn Store>) {
     migrated(&store).await;
