@@ -8,6 +8,14 @@
 //!   (open after K bad windows in a row, resolve after M good; counted windows never overlap,
 //!   so one slow minute is one bad window at most). The state per fingerprint is kept in
 //!   `detector_state` under `hyst:`.
+//!   A latency rise over that short baseline is then held against the same window in each of
+//!   the previous [`SEASON_WEEKS`] weeks (`[analyzers.baseline]`, median and MAD): once three
+//!   weeks are there, a rise that is usual for this hour of the week (the Monday morning peak)
+//!   is dropped, and one that is not carries the seasonal baseline as evidence.
+//! - [`level_shifts`]: change points (`[analyzers.level_shifts]`) in each route's hourly p95
+//!   over the last [`LEVEL_SHIFT_SPAN`]: a new level that persists, or a slow drift that no
+//!   short window sees, is a `level_shift` finding. Judged once per completed hour; the
+//!   verdict is kept in `detector_state` (`levels:last`) for the runs in between.
 //! - [`deploy_checks`]: each deploy whose after-window has passed is checked once
 //!   (`deploy:<id>` in `detector_state`) by `[analyzers.deploy_regression]`.
 //! - [`ci_findings`]: failing and flaky CI jobs over the last week (`[analyzers.ci_patterns]`).
@@ -42,6 +50,12 @@ const MAX_ERROR_LOGS: i64 = 200_000;
 pub const BASELINE_SPAN: TimeDelta = TimeDelta::hours(3);
 /// Top error patterns shown as evidence per service.
 const TOP_PATTERNS: usize = 3;
+/// Earlier weeks whose same window makes the seasonal baseline of a route's p95.
+pub const SEASON_WEEKS: i32 = 4;
+/// How much hourly p95 history the level-shift detector reads.
+pub const LEVEL_SHIFT_SPAN: TimeDelta = TimeDelta::days(7);
+/// Where [`level_shifts`] keeps its latest verdict.
+const LEVEL_STATE: &str = "levels:last";
 
 /// Folds every request not rolled up yet into the rollups; returns how many it folded.
 pub async fn roll_up(store: &dyn Store) -> anyhow::Result<usize> {
@@ -225,6 +239,7 @@ pub async fn route_windows(
         let found = config
             .route_health
             .analyze_stats(&input, &borrowed(cur), &borrowed(&base));
+        let found = seasonal(store, config, *w, cur, found).await?;
         let volumes = cur.iter().map(|(k, s)| (k.clone(), s.requests)).collect();
         verdicts.push((
             *w,
@@ -309,6 +324,151 @@ pub async fn route_windows(
     }
     store.put_detector_states(&writes, now).await?;
     Ok(out)
+}
+
+/// Holds each latency finding that is a rise over the short baseline (not a static threshold
+/// crossed) against the same window of the previous [`SEASON_WEEKS`] weeks: with enough of
+/// them (`[analyzers.baseline] min_season_points`), a p95 that the seasonal baseline does not
+/// call high is usual for this hour of the week and the finding is dropped; otherwise the
+/// seasonal baseline is added as evidence. The earlier weeks are read only when there is such
+/// a finding.
+async fn seasonal(
+    store: &dyn Store,
+    config: &AnalyzersConfig,
+    w: Window,
+    cur: &BTreeMap<(String, String), RouteStats>,
+    found: Vec<Finding>,
+) -> anyhow::Result<Vec<Finding>> {
+    let threshold = config.route_health.p95_threshold_ms;
+    let p95_of = |f: &Finding| {
+        cur.get(&(f.service.clone(), f.route.clone().unwrap_or_default()))
+            .and_then(|s| s.p95)
+    };
+    let rise_only = |f: &Finding| {
+        f.kind == FindingKind::LatencyRegression
+            && p95_of(f).is_some_and(|p| threshold.is_none_or(|t| p <= t))
+    };
+    if !found.iter().any(rise_only) {
+        return Ok(found);
+    }
+    let mut history: BTreeMap<(String, String), Vec<(Timestamp, f64)>> = BTreeMap::new();
+    for k in 1..=SEASON_WEEKS {
+        let back = TimeDelta::weeks(i64::from(k));
+        let past = Window {
+            start: w.start - back,
+            end: w.end - back,
+        };
+        for (key, s) in route_stats(store, past).await? {
+            if let (true, Some(p95)) = (s.requests >= config.route_health.min_requests, s.p95) {
+                history.entry(key).or_default().push((past.end, p95));
+            }
+        }
+    }
+    let mut kept = Vec::with_capacity(found.len());
+    for mut f in found {
+        if rise_only(&f) {
+            let key = (f.service.clone(), f.route.clone().unwrap_or_default());
+            let judged = p95_of(&f).and_then(|p95| {
+                let past = history.get(&key)?;
+                config.baseline.judge(past, w.end, p95)
+            });
+            if let Some(j) = judged.filter(|j| j.baseline.seasonal) {
+                if !j.above {
+                    tracing::debug!(
+                        service = %f.service, route = ?f.route, p95 = j.value,
+                        usual = j.baseline.median, "latency rise usual for this hour of the week"
+                    );
+                    continue;
+                }
+                f.evidence.push(Evidence {
+                    metric: format!(
+                        "p95 latency, same window of the last {} weeks (median)",
+                        j.baseline.points
+                    ),
+                    current: j.value,
+                    baseline: Some(j.baseline.median),
+                    threshold: None,
+                    unit: "ms".into(),
+                });
+            }
+        }
+        kept.push(f);
+    }
+    Ok(kept)
+}
+
+/// Level shifts in each route's hourly p95 over the [`LEVEL_SHIFT_SPAN`] before the current
+/// hour: `[analyzers.level_shifts]`'s finding for the latest shift, if it is upward and has
+/// held to the end. Hours with fewer than `[analyzers.route_health] min_requests` requests
+/// are left out, and so is a route without traffic in the last `min_segment` hours.
+/// Judged once per completed hour; the runs in between reuse the verdict kept
+/// in the detector state, so the findings neither resolve nor flap between hours.
+pub async fn level_shifts(
+    store: &dyn Store,
+    config: &AnalyzersConfig,
+    now: Timestamp,
+) -> anyhow::Result<Vec<Finding>> {
+    let end = Resolution::Hour.bucket_start(now);
+    let kept = store.detector_states(LEVEL_STATE).await?;
+    if let Some((_, v)) = kept.iter().find(|(k, _)| k == LEVEL_STATE)
+        && serde_json::from_value::<Timestamp>(v["hour"].clone()).is_ok_and(|h| h == end)
+        && let Ok(findings) = serde_json::from_value::<Vec<Finding>>(v["findings"].clone())
+    {
+        return Ok(findings);
+    }
+    let window = Window {
+        start: end - LEVEL_SHIFT_SPAN,
+        end,
+    };
+    let hour = Resolution::Hour.duration();
+    let hours = usize::try_from((end - window.start).num_hours()).unwrap_or(0);
+    let times: Vec<Timestamp> = (1..=hours)
+        .map(|i| window.start + hour * i32::try_from(i).unwrap_or(i32::MAX))
+        .collect();
+    let mut series: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for row in store
+        .rollups(Resolution::Hour.as_str(), window, None)
+        .await?
+    {
+        let i = usize::try_from((row.bucket_start - window.start).num_hours()).unwrap_or(hours);
+        if i >= hours
+            || row.requests < i64::try_from(config.route_health.min_requests).unwrap_or(i64::MAX)
+        {
+            continue;
+        }
+        let stats = LatencyStats::from_bytes(&row.sketch).with_context(|| {
+            format!(
+                "rollup of {} {} at {} is unreadable",
+                row.service, row.route, row.bucket_start
+            )
+        })?;
+        if let Some(p95) = stats.quantile(0.95) {
+            series
+                .entry((row.service.clone(), row.route.clone()))
+                .or_insert_with(|| vec![f64::NAN; hours])[i] = p95;
+        }
+    }
+    // A route must still have traffic: one quiet for `min_segment` hours is not at any level.
+    let recent = hours.saturating_sub(config.level_shifts.min_segment.max(1));
+    let findings: Vec<Finding> = series
+        .iter()
+        .filter(|(_, values)| values[recent..].iter().any(|v| v.is_finite()))
+        .filter_map(|((service, route), values)| {
+            config
+                .level_shifts
+                .finding(service, Some(route), "p95 latency", "ms", &times, values)
+        })
+        .collect();
+    store
+        .put_detector_states(
+            &[(
+                LEVEL_STATE.to_string(),
+                Some(serde_json::json!({ "hour": end, "findings": findings })),
+            )],
+            now,
+        )
+        .await?;
+    Ok(findings)
 }
 
 /// When an open route problem began: the start of the first of the K bad windows that opened
@@ -531,4 +691,5 @@ pub const KINDS: &[FindingKind] = &[
     FindingKind::CiFailure,
     FindingKind::FlakyJob,
     FindingKind::NewErrorPattern,
+    FindingKind::LevelShift,
 ];

@@ -153,6 +153,7 @@ impl Engine {
                 f.evidence.extend(evidence.iter().cloned());
             }
         }
+        findings.extend(diagnosis::level_shifts(store, &self.config, now).await?);
         let checks = diagnosis::deploy_checks(store, &self.config, &deployments, now).await?;
         findings.extend(checks.findings);
         // A pattern new since a deploy that regressed began with it: it joins that deploy's

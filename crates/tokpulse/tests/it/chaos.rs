@@ -124,6 +124,9 @@ async fn chaos_every_finding_lands_once_despite_kills_and_github_failures() {
         ("TOKPULSE_ANALYZERS_HYSTERESIS_OPEN_AFTER", "1"),
         ("TOKPULSE_ANALYZERS_HYSTERESIS_RESOLVE_AFTER", "1"),
         ("TOKPULSE_ANALYZERS_HYSTERESIS_MIN_VOLUME", "5"),
+        // Only the route checks: hours-long slow runs would also be level shifts, which this
+        // test's expected comments do not count (a segment longer than the week: none).
+        ("TOKPULSE_ANALYZERS_LEVEL_SHIFTS_MIN_SEGMENT", "1000"),
         ("TOKPULSE_DIAGNOSIS_UPDATE_INTERVAL_MINUTES", "30"),
         // Enough attempts that a 20% failure rate parks nothing (0.2^40).
         ("TOKPULSE_DIAGNOSIS_MAX_DELIVERY_ATTEMPTS", "40"),

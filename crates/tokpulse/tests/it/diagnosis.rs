@@ -9,6 +9,10 @@
 //! - Wednesday: `CI / e2e` fails on four pushes in a row on `main`; Friday it passes again.
 //! - Friday: `CI / unit` fails and passes on a re-run of the same commit (flaky).
 //! - Saturday 15:00: one minute in which `GET /products` takes five seconds.
+//! - From Wednesday 00:00 `GET /reports` on `api` slows down a little every minute (a slow
+//!   drift: twice as slow by Sunday night); no window differs much from the one before.
+//! - All week, `GET /recommendations` on `shop` is noisy but healthy: a wide latency spread
+//!   and traffic that comes in bursts.
 
 use crate::common::{TestServer, client};
 use chrono::{DateTime, Duration, Utc};
@@ -57,12 +61,25 @@ fn generate(day: i64, rng: &mut StdRng) -> Day {
         ("shop", "GET", "/products", 80.0),
         ("shop", "POST", "/checkout", 200.0),
         ("api", "GET", "/search", 120.0),
+        ("api", "GET", "/reports", 150.0),
+        ("shop", "GET", "/recommendations", 60.0),
     ];
     for minute in 0..24 * 60 {
         let t0 = start + Duration::minutes(minute);
         for (service, method, path, median) in routes {
             let mut n = PER_MINUTE;
-            let (mut factor, mut error_rate) = (1.0, 0.003);
+            let (mut factor, mut error_rate, mut spread) = (1.0, 0.003, 0.3);
+            if path == "/reports" && day >= 2 {
+                factor = 1.0 + ((day - 2) * 24 * 60 + minute) as f64 / (5.0 * 24.0 * 60.0);
+            }
+            if path == "/recommendations" {
+                spread = 0.8;
+                n = if rng.random_bool(0.1) {
+                    20
+                } else {
+                    rng.random_range(1..=4)
+                };
+            }
             if day == 1 && path == "/search" && (10 * 60..14 * 60).contains(&minute) {
                 factor = 3.0;
             }
@@ -77,7 +94,7 @@ fn generate(day: i64, rng: &mut StdRng) -> Day {
             for i in 0..n {
                 let ts = t0 + Duration::milliseconds(rng.random_range(0..60_000));
                 let z: f64 = (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0;
-                let ms = median * factor * (0.3 * z).exp();
+                let ms = median * factor * (spread * z).exp();
                 let error = rng.random::<f64>() < error_rate;
                 let id = format!("r{day}-{minute}-{path}-{i}");
                 d.perf.push(json!({
@@ -215,6 +232,15 @@ async fn a_week_with_injected_problems_opens_and_resolves_exactly_them() {
                 "acme/shop",
                 "CI / e2e"
             ),
+            // The drift that began Wednesday 00:00, once its hourly p95 has held a new level
+            // (no half-hour window ever differs much from the three hours before it); it
+            // keeps drifting, so it stays open.
+            e(
+                "open Thu 09:00",
+                FindingKind::LevelShift,
+                "api",
+                "GET /reports"
+            ),
             e(
                 "resolve Thu 10:00",
                 FindingKind::CiFailure,
@@ -265,5 +291,94 @@ async fn a_week_with_injected_problems_opens_and_resolves_exactly_them() {
             .starts_with("errors: upstream /checkout failed after")),
         "the top error pattern is evidence: {:?}",
         spike.finding.evidence
+    );
+    let drift = all
+        .iter()
+        .find(|f| f.finding.kind == FindingKind::LevelShift)
+        .unwrap();
+    let p95 = &drift.finding.evidence[0];
+    let (before, after) = (p95.baseline.unwrap(), p95.current);
+    assert!(
+        // The route's p95 is about 250 ms before the drift; the finding names the latest step.
+        after > 1.2 * before && after > 350.0,
+        "p95 {before} → {after}: {}",
+        drift.finding.title
+    );
+    assert!(
+        drift.finding.window.start >= monday() + Duration::days(2),
+        "the new level began after the drift did: {:?}",
+        drift.finding.window
+    );
+}
+
+/// `GET /feed` peaks every Monday 09:00–09:30 at twice its usual p95. With four weeks of
+/// history the seasonal baseline knows the peak, so the rise over the three hours before pages
+/// nobody; a peak twice as high as usual still does, with the seasonal median as evidence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_weekly_peak_is_usual_but_a_higher_one_is_not() {
+    let s = TestServer::sqlite(Config::default()).await;
+    let mut config = Config::default();
+    config.outbox.dir = s._dir.as_ref().unwrap().path().join("outbox");
+    config.analyzers.hysteresis.open_after = 1;
+    config.analyzers.hysteresis.resolve_after = 1;
+    let app = App::new(&config, s.store.clone());
+    let mut rng = StdRng::seed_from_u64(11);
+    let this_monday = monday() + Duration::weeks(4);
+    // Mondays 06:00–09:30: 100 ms, then 200 ms from 09:00 (400 ms this week on `GET /spiky`).
+    let mut perf = Vec::new();
+    for week in 0..=4 {
+        let day = monday() + Duration::weeks(week);
+        for minute in 6 * 60..9 * 60 + 30 {
+            let t0 = day + Duration::minutes(minute);
+            for (path, peak) in [
+                ("/feed", 2.0),
+                ("/spiky", if week == 4 { 4.0 } else { 2.0 }),
+            ] {
+                let factor = if minute >= 9 * 60 { peak } else { 1.0 };
+                for i in 0..10 {
+                    let z: f64 = (0..12).map(|_| rng.random::<f64>()).sum::<f64>() - 6.0;
+                    let ts = t0 + Duration::milliseconds(rng.random_range(0..60_000));
+                    perf.push(json!({
+                        "id": format!("w{week}-{minute}-{path}-{i}"), "timestamp": ts.to_rfc3339(),
+                        "service": "app", "method": "GET", "route": path, "status_code": 200,
+                        "duration_ms": ((100.0 * factor * (0.2 * z).exp()) * 10.0f64).round() / 10.0,
+                    }));
+                }
+            }
+        }
+    }
+    post(&s, "/v1/ingest/performance", &perf).await;
+    let run = app
+        .engine
+        .run(this_monday + Duration::minutes(9 * 60 + 30))
+        .await
+        .unwrap();
+    let latency: Vec<_> = run
+        .seen
+        .iter()
+        .map(|(_, f)| &f.finding)
+        .filter(|f| f.kind == FindingKind::LatencyRegression)
+        .collect();
+    assert_eq!(
+        latency
+            .iter()
+            .map(|f| f.route.as_deref().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        ["GET /spiky"],
+        "the usual peak is quiet; {:?}",
+        latency.iter().map(|f| &f.title).collect::<Vec<_>>()
+    );
+    let seasonal = latency[0]
+        .evidence
+        .iter()
+        .find(|e| {
+            e.metric
+                .starts_with("p95 latency, same window of the last 4 weeks")
+        })
+        .unwrap_or_else(|| panic!("seasonal evidence: {:?}", latency[0].evidence));
+    let usual = seasonal.baseline.unwrap();
+    assert!(
+        (200.0..300.0).contains(&usual) && seasonal.current > 1.5 * usual,
+        "{seasonal:?}"
     );
 }
