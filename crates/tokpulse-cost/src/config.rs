@@ -34,6 +34,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// monthly_usd = 20.0
 /// included = { requests = 1000000, bandwidth_gb = 1000, function_gb_hours = 1000 }
 /// overage_usd = { requests = 0.0000006, bandwidth_gb = 0.15, function_gb_hours = 0.18 }
+///
+/// [[cost.infra_alternatives.supabase]]   # plans to compare the month with (scale down or up)
+/// plan = "free"
+/// included = { db_size_gb = 0.5, storage_gb = 1, egress_gb = 5 }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -54,6 +58,12 @@ pub struct CostConfig {
     pub model_budgets_usd: BTreeMap<String, f64>,
     /// Infrastructure plans by provider (`vercel`, `supabase`): what a month costs.
     pub infra: BTreeMap<String, InfraPlan>,
+    /// Other plans of each provider that the month is priced on too: the cheapest one that
+    /// fits the month's usage is recommended (scaling down, or up when overage costs more
+    /// than a bigger plan). A metric beyond an alternative's included usage with no overage
+    /// price is a hard limit: that plan does not fit. Default: Supabase Free for Supabase;
+    /// none for Vercel (Hobby is for non-commercial use only, Enterprise is negotiated).
+    pub infra_alternatives: BTreeMap<String, Vec<InfraPlan>>,
 }
 
 /// A provider's plan: a monthly fee that includes some usage, and a price per unit beyond it.
@@ -121,6 +131,23 @@ impl InfraPlan {
         }
     }
 
+    /// Supabase Free as published when this was written: $0; 500 MB of database, 1 GB of file
+    /// storage and 5 GB of egress, as hard limits (no overage; a project past them is
+    /// restricted), and projects paused after a week without activity.
+    pub fn supabase_free() -> Self {
+        InfraPlan {
+            plan: "free".into(),
+            monthly_usd: 0.0,
+            included: [
+                ("db_size_gb".to_owned(), 0.5),
+                ("storage_gb".to_owned(), 1.0),
+                ("egress_gb".to_owned(), 5.0),
+            ]
+            .into(),
+            overage_usd: BTreeMap::new(),
+        }
+    }
+
     /// Whether `metric` is billed on its largest value (a size) rather than its sum.
     pub fn is_level(metric: &str) -> bool {
         matches!(metric, "db_size_gb" | "storage_gb")
@@ -154,6 +181,7 @@ impl Default for CostConfig {
                 ("supabase".to_owned(), InfraPlan::supabase_pro()),
             ]
             .into(),
+            infra_alternatives: [("supabase".to_owned(), vec![InfraPlan::supabase_free()])].into(),
         }
     }
 }
@@ -226,8 +254,24 @@ impl CostConfig {
                 }
             }
         }
-        for (provider, plan) in &self.infra {
-            let at = format!("cost.infra.{provider}");
+        let alternatives = self
+            .infra_alternatives
+            .iter()
+            .flat_map(|(provider, plans)| {
+                plans.iter().enumerate().map(move |(i, plan)| {
+                    (
+                        provider,
+                        format!("cost.infra_alternatives.{provider}[{i}]"),
+                        plan,
+                    )
+                })
+            });
+        let plans = self
+            .infra
+            .iter()
+            .map(|(provider, plan)| (provider, format!("cost.infra.{provider}"), plan))
+            .chain(alternatives);
+        for (provider, at, plan) in plans {
             if !matches!(provider.as_str(), "vercel" | "supabase") {
                 problems.push(format!(
                     "{at}: unknown provider {provider:?}; expected vercel or supabase"
@@ -355,6 +399,9 @@ mod tests {
             overage_usd = { bandwidth_gb = -0.1 }
             [infra.aws]
             plan = "x"
+            [[infra_alternatives.supabase]]
+            plan = "free"
+            included = { egress_gb = -5 }
             "#,
         )
         .unwrap();
@@ -365,6 +412,7 @@ mod tests {
                 "cost.infra.aws: unknown provider \"aws\"; expected vercel or supabase",
                 "cost.infra.vercel.monthly_usd: must be >= 0, got -1",
                 "cost.infra.vercel.overage_usd.bandwidth_gb: must be >= 0, got -0.1",
+                "cost.infra_alternatives.supabase[0].included.egress_gb: must be >= 0, got -5",
             ]
         );
         // Vercel Pro: $20, plus 500 GB over the included terabyte at $0.15.

@@ -5,11 +5,12 @@
 //! when the saving is below `min_saving_usd` or the pattern is absent: a recommendation worth
 //! less than that is noise in a report.
 
+use crate::config::InfraPlan;
 use crate::error::UnknownModel;
 use crate::pricing::{Call, Catalog};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use tokpulse_core::Evidence;
 
 /// Days in the month savings are scaled to.
@@ -27,6 +28,8 @@ pub enum RecommendationKind {
     BatchEmbeddings,
     /// Stop paying for failed calls.
     CutFailedCalls,
+    /// Move an infrastructure project to a plan that costs less for its usage.
+    ScaleInfrastructure,
 }
 
 /// A way to spend less.
@@ -391,6 +394,122 @@ pub fn cut_failed_calls(
     })
 }
 
+/// One infrastructure project's month: its plan and its usage projected to the month end.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InfraMonth<'a> {
+    /// `vercel` or `supabase`.
+    pub provider: &'a str,
+    /// The provider's project.
+    pub project: &'a str,
+    /// The plan it is on.
+    pub plan: &'a InfraPlan,
+    /// Usage per metric projected to the month end (see [`InfraMonth::project`]).
+    pub usage: &'a BTreeMap<String, f64>,
+}
+
+impl InfraMonth<'_> {
+    /// Month-end usage from the usage of the first `day` of `days_in_month` days: sums
+    /// (requests, egress…) grow in proportion, sizes ([`InfraPlan::is_level`]) stay as measured.
+    pub fn project(
+        usage: &BTreeMap<String, f64>,
+        day: u32,
+        days_in_month: u32,
+    ) -> BTreeMap<String, f64> {
+        let scale = f64::from(days_in_month) / f64::from(day.max(1));
+        usage
+            .iter()
+            .map(|(m, q)| {
+                let q = if InfraPlan::is_level(m) {
+                    *q
+                } else {
+                    q * scale
+                };
+                (m.clone(), q)
+            })
+            .collect()
+    }
+}
+
+/// Whether `plan` can carry `usage` with `headroom` to spare (0.2: 20% more usage still fits):
+/// every metric is within its included amount, or has an overage price. A metric without
+/// an overage price is a hard limit.
+pub fn fits(plan: &InfraPlan, usage: &BTreeMap<String, f64>, headroom: f64) -> bool {
+    usage.iter().all(|(m, q)| {
+        plan.overage_usd.contains_key(m)
+            || q * (1.0 + headroom) <= plan.included.get(m).copied().unwrap_or(0.0)
+    })
+}
+
+/// The cheapest of `alternatives` that fits the month's projected usage with `headroom`
+/// ([`fits`]), if it costs at least `min_saving_usd` a month less than the current plan:
+/// saving = [`InfraPlan::month_cost`] on the current plan − on the alternative, for the same
+/// usage. A smaller plan is scaling down (the usage fits in less); a bigger one is scaling
+/// up (its fee costs less than the current plan's overage).
+pub fn scale_infrastructure(
+    m: &InfraMonth<'_>,
+    alternatives: &[InfraPlan],
+    headroom: f64,
+    min_saving_usd: f64,
+) -> Option<Recommendation> {
+    let now = m.plan.month_cost(m.usage);
+    let (best, cost) = alternatives
+        .iter()
+        .filter(|a| a.plan != m.plan.plan && fits(a, m.usage, headroom))
+        .map(|a| (a, a.month_cost(m.usage)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let saving = now - cost;
+    if saving < min_saving_usd {
+        return None;
+    }
+    let subject = format!("{}/{}", m.provider, m.project);
+    let why = if best.monthly_usd < m.plan.monthly_usd {
+        format!(
+            "the month's usage fits {} with {:.0}% to spare",
+            best.plan,
+            headroom * 100.0
+        )
+    } else {
+        format!(
+            "overage on {} costs more than {}'s fee",
+            m.plan.plan, best.plan
+        )
+    };
+    let mut evidence = vec![
+        ev(&format!("month on {}", m.plan.plan), now, None, "USD"),
+        ev(&format!("month on {}", best.plan), cost, None, "USD"),
+    ];
+    for (metric, q) in m.usage {
+        evidence.push(Evidence {
+            metric: format!("{metric} this month (projected)"),
+            current: *q,
+            baseline: m.plan.included.get(metric).copied(),
+            threshold: best.included.get(metric).copied(),
+            unit: unit_of(metric).to_owned(),
+        });
+    }
+    Some(Recommendation {
+        kind: RecommendationKind::ScaleInfrastructure,
+        subject: subject.clone(),
+        monthly_saving_usd: saving,
+        title: format!(
+            "{subject}: {} → {}: {why}; saves about ${saving:.0}/month",
+            m.plan.plan, best.plan
+        ),
+        evidence,
+    })
+}
+
+/// The unit of an infrastructure metric, from its name (`bandwidth_gb` → `GB`).
+fn unit_of(metric: &str) -> &str {
+    if metric.ends_with("_gb_hours") {
+        "GB-hours"
+    } else if metric.ends_with("_gb") {
+        "GB"
+    } else {
+        metric
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,5 +629,83 @@ mod tests {
             cut_failed_calls(&FailedCalls { days: 60.0, ..f }, 0.02, 31.0).is_none(),
             "$60 over 60 days is $30 a month"
         );
+    }
+
+    fn usage(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
+        pairs.iter().map(|(m, q)| ((*m).to_owned(), *q)).collect()
+    }
+
+    #[test]
+    fn infra_usage_is_projected_to_the_month_end() {
+        let so_far = usage(&[("egress_gb", 1.0), ("db_size_gb", 0.2)]);
+        let month = InfraMonth::project(&so_far, 10, 30);
+        assert!(close(month["egress_gb"], 3.0), "sums grow in proportion");
+        assert!(close(month["db_size_gb"], 0.2), "sizes stay as measured");
+    }
+
+    #[test]
+    fn a_small_supabase_project_scales_down_to_free() {
+        let pro = InfraPlan::supabase_pro();
+        let free = [InfraPlan::supabase_free()];
+        // 3 GB of egress projected: 3.6 GB with 20% headroom, under Free's 5 GB.
+        let month = usage(&[("db_size_gb", 0.2), ("storage_gb", 0.3), ("egress_gb", 3.0)]);
+        let m = InfraMonth {
+            provider: "supabase",
+            project: "shop",
+            plan: &pro,
+            usage: &month,
+        };
+        let r = scale_infrastructure(&m, &free, 0.2, 5.0).unwrap();
+        assert_eq!(r.kind, RecommendationKind::ScaleInfrastructure);
+        assert_eq!(r.subject, "supabase/shop");
+        assert!(close(r.monthly_saving_usd, 25.0));
+        assert!(r.title.contains("pro → free"), "{}", r.title);
+        assert!(close(r.evidence[0].current, 25.0) && close(r.evidence[1].current, 0.0));
+        let egress = r
+            .evidence
+            .iter()
+            .find(|e| e.metric.starts_with("egress_gb"))
+            .unwrap();
+        assert_eq!(
+            (egress.baseline, egress.threshold, egress.unit.as_str()),
+            (Some(250.0), Some(5.0), "GB")
+        );
+
+        // 4.5 GB fits Free's limit, but not with 20% to spare: no recommendation.
+        let month = usage(&[("db_size_gb", 0.2), ("egress_gb", 4.5)]);
+        let m = InfraMonth { usage: &month, ..m };
+        assert_eq!(scale_infrastructure(&m, &free, 0.2, 5.0), None);
+        // A saving under the minimum is not reported either.
+        let month = usage(&[("egress_gb", 1.0)]);
+        let m = InfraMonth { usage: &month, ..m };
+        assert_eq!(scale_infrastructure(&m, &free, 0.2, 30.0), None);
+    }
+
+    #[test]
+    fn heavy_overage_scales_up_to_a_bigger_plan() {
+        let pro = InfraPlan::vercel_pro();
+        let mut bigger = InfraPlan::vercel_pro();
+        bigger.plan = "enterprise".into();
+        bigger.monthly_usd = 300.0;
+        bigger.included.insert("bandwidth_gb".into(), 10_000.0);
+        // Pro: $20 + 3,000 GB × $0.15 = $470; the bigger plan: its $300 fee.
+        let month = usage(&[("bandwidth_gb", 4_000.0)]);
+        let m = InfraMonth {
+            provider: "vercel",
+            project: "web",
+            plan: &pro,
+            usage: &month,
+        };
+        let r = scale_infrastructure(&m, &[bigger.clone()], 0.2, 5.0).unwrap();
+        assert!(
+            close(r.monthly_saving_usd, 170.0),
+            "{}",
+            r.monthly_saving_usd
+        );
+        assert!(r.title.contains("overage on pro costs more"), "{}", r.title);
+        // Within Pro's terabyte the bigger plan only costs more.
+        let month = usage(&[("bandwidth_gb", 500.0)]);
+        let m = InfraMonth { usage: &month, ..m };
+        assert_eq!(scale_infrastructure(&m, &[bigger], 0.2, 5.0), None);
     }
 }

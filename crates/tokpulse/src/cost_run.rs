@@ -20,7 +20,7 @@ use tokpulse_core::{
 };
 use tokpulse_cost::forecast::days_in_month;
 use tokpulse_cost::recommend::{
-    self, CheaperModelRule, EmbeddingCalls, FailedCalls, FeatureUsage, PromptRepeats,
+    self, CheaperModelRule, EmbeddingCalls, FailedCalls, FeatureUsage, InfraMonth, PromptRepeats,
     Recommendation,
 };
 use tokpulse_cost::{
@@ -507,7 +507,9 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
         })
         .collect();
 
-    let recommendations = recommendations(&catalog, &inputs.ai, &costs, as_of, next_day);
+    let mut recommendations = recommendations(&catalog, &inputs.ai, &costs, as_of, next_day);
+    recommendations.extend(infra_recommendations(config, &infra, as_of));
+    sort_recommendations(&mut recommendations);
     let regressions = regressions(&inputs.ai, &costs, &inputs.deploys, as_of);
 
     CostSummary {
@@ -636,12 +638,44 @@ fn recommendations(
         };
         out.extend(recommend::cut_failed_calls(&f, 0.02, 5.0));
     }
+    sort_recommendations(&mut out);
+    out
+}
+
+/// Largest saving first.
+fn sort_recommendations(out: &mut [Recommendation]) {
     out.sort_by(|a, b| {
         b.monthly_saving_usd
             .total_cmp(&a.monthly_saving_usd)
             .then(a.title.cmp(&b.title))
     });
-    out
+}
+
+/// Headroom a smaller infrastructure plan must leave over the month's projected usage.
+const INFRA_HEADROOM: f64 = 0.2;
+
+/// Per infrastructure project of the month: the cheapest configured alternative plan that fits
+/// its usage projected to the month end (`[cost.infra_alternatives]`), if it saves at least $5.
+fn infra_recommendations(
+    config: &CostConfig,
+    lines: &[InfraLine],
+    as_of: NaiveDate,
+) -> Vec<Recommendation> {
+    lines
+        .iter()
+        .filter_map(|line| {
+            let plan = config.infra.get(&line.provider)?;
+            let alternatives = config.infra_alternatives.get(&line.provider)?;
+            let usage = InfraMonth::project(&line.usage, as_of.day(), days_in_month(as_of));
+            let month = InfraMonth {
+                provider: &line.provider,
+                project: &line.project,
+                plan,
+                usage: &usage,
+            };
+            recommend::scale_infrastructure(&month, alternatives, INFRA_HEADROOM, 5.0)
+        })
+        .collect()
 }
 
 /// Per request over some calls.
