@@ -674,6 +674,10 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
     );
     println!("database: {}", dir.join("tokpulse.db").display());
     println!("done in {:.1}s", started.elapsed().as_secs_f64());
+    println!(
+        "the automation (signed webhooks, the scheduler through a simulated week, a pull \
+         request's checks): tokpulse demo --flows"
+    );
     Ok(0)
 }
 
