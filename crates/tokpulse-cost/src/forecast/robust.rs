@@ -30,7 +30,7 @@ use chrono::{Datelike, Days, NaiveDate};
 
 /// Days fitted: twelve weeks (twelve of each weekday for the weekly pattern).
 const WINDOW: usize = 84;
-/// Days whose median is the current level: one week.
+/// Days of the shortest level, for the log-normal interval's level uncertainty: one week.
 const LEVEL_DAYS: usize = 7;
 /// Days before a slope is estimated (two weeks); shorter histories assume a flat trend.
 const MIN_TREND_DAYS: usize = 14;
@@ -73,6 +73,7 @@ impl Shape {
             .collect()
     }
 }
+
 /// Huber's tuning constant, in units of the robust spread: 95% efficient on normal data.
 const HUBER_K: f64 = 1.5;
 /// Days after the fitted ones for which the model knows the calendar (a month and a day).
@@ -98,13 +99,13 @@ pub struct RobustModel {
 }
 
 impl RobustModel {
-    /// Fits the last (up to) 56 values of `daily`, whose first value fell on `first_weekday`
+    /// Fits the last (up to) 84 values of `daily`, whose first value fell on `first_weekday`
     /// (0 = Monday), knowing no calendar. `None` with fewer than 3 values.
     pub fn fit(daily: &[f64], first_weekday: u32) -> Option<Self> {
         Self::fit_core(daily, first_weekday, &[], [0.0; AHEAD])
     }
 
-    /// Fits the last (up to) 56 values of `daily`, whose first value is the spend of
+    /// Fits the last (up to) 84 values of `daily`, whose first value is the spend of
     /// `first_day`, knowing the quiet periods of `calendar`: their days are fitted as what an
     /// ordinary day would have cost (their spend divided by the period's factor) and predicted
     /// at the factor. A period's factor is what its past occurrences in `daily` did to spend
@@ -297,9 +298,9 @@ impl RobustModel {
     /// projections of every level window ([`LEVEL_WINDOWS`]) with every weight of the trend
     /// ([`TREND_WEIGHTS`]), each the sum of the days' median spend. No single window suits
     /// every series (a noisy one wants a long level, a drifting one a short one) and a trend
-    /// fitted on weeks often does not hold for the next days; an equal-weight combination
-    /// errs less on average than any one of them, and less than picking per series the one
-    /// with the smallest past errors (tried, docs/BENCHMARKS.md).
+    /// fitted on weeks often does not hold for the next days. In the backtest the equal-weight
+    /// combination erred less than the last week's level with the whole trend, and less than
+    /// picking per series the shape with the smallest past errors (docs/BENCHMARKS.md).
     pub fn predict_sum(&self, h: usize) -> f64 {
         let e = self.eps * h as f64;
         let shapes = Shape::all();
