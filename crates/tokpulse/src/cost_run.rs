@@ -30,7 +30,8 @@ use tokpulse_cost::{
 use tokpulse_ingest::Pricer;
 use tokpulse_store::{CostPrediction, Store};
 
-/// Days of daily spend before the month the forecasts see (the robust method looks back 56).
+/// Days of daily spend before the month the forecasts see (the robust method fits up to 84 and
+/// would take a year of past errors and holidays: see docs/BENCHMARKS.md, "Cost forecasting").
 pub const HISTORY_DAYS: u64 = 62;
 /// Days of usage recommendations are measured over.
 pub const RECOMMEND_DAYS: u64 = 30;
