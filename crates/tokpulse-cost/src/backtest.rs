@@ -8,7 +8,7 @@
 //! far, and on days 7, 14 and 21 of each month every method projects the month end, which is
 //! then compared with the month's real total.
 
-use crate::forecast::{DailySpend, Method, RobustModel, days_in_month, forecast};
+use crate::forecast::{Calendar, DailySpend, Method, RobustModel, days_in_month, forecast};
 use chrono::{Datelike, Days, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -274,10 +274,10 @@ pub fn run(seed: u64, histories: usize, months: usize, coverage: f64) -> Report 
 
 fn score_history(history: &History, coverage: f64, acc: &mut [[Acc; CHECKPOINTS.len()]]) {
     let daily = &history.daily;
-    let w0 = history.start.weekday().num_days_from_monday();
+    let calendar = Calendar::year_end();
     // Day by day: the robust model as it would have been fitted at the end of each day.
     let fits: Vec<Option<RobustModel>> = (0..=daily.len())
-        .map(|k| RobustModel::fit(&daily[..k], w0))
+        .map(|k| RobustModel::fit_dated(&daily[..k], history.start, &calendar))
         .collect();
     let mut month_start = 0;
     let mut first = history.start;

@@ -2,6 +2,7 @@
 //! `deny_unknown_fields`, then checked by [`CostConfig::validate`], which reports every problem
 //! with its path.
 
+use crate::forecast::{Calendar, QuietPeriod};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -38,6 +39,14 @@ use std::collections::{BTreeMap, BTreeSet};
 /// [[cost.infra_alternatives.supabase]]   # plans to compare the month with (scale down or up)
 /// plan = "free"
 /// included = { db_size_gb = 0.5, storage_gb = 1, egress_gb = 5 }
+///
+/// # Quiet periods the robust forecast knows (default: the year-end holidays below). Listing
+/// # any replaces the default; `quiet_periods = []` turns the calendar off.
+/// [[cost.quiet_periods]]
+/// name = "year-end holidays"
+/// from = "12-24"             # MM-DD, both days included; may span the new year
+/// to = "01-01"
+/// factor = 0.5               # spend as a share of an ordinary day until the history shows one
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -64,6 +73,9 @@ pub struct CostConfig {
     /// price is a hard limit: that plan does not fit. Default: Supabase Free for Supabase;
     /// none for Vercel (Hobby is for non-commercial use only, Enterprise is negotiated).
     pub infra_alternatives: BTreeMap<String, Vec<InfraPlan>>,
+    /// Known quiet periods of the year for the robust forecast (default: Christmas Eve to New
+    /// Year's Day at half an ordinary day, [`QuietPeriod::year_end`]).
+    pub quiet_periods: Vec<QuietPeriod>,
 }
 
 /// A provider's plan: a monthly fee that includes some usage, and a price per unit beyond it.
@@ -182,6 +194,7 @@ impl Default for CostConfig {
             ]
             .into(),
             infra_alternatives: [("supabase".to_owned(), vec![InfraPlan::supabase_free()])].into(),
+            quiet_periods: vec![QuietPeriod::year_end()],
         }
     }
 }
@@ -230,9 +243,18 @@ impl PriceUnit {
 }
 
 impl CostConfig {
+    /// The calendar of [`quiet_periods`](Self::quiet_periods), for
+    /// [`forecast_with`](crate::forecast::forecast_with).
+    pub fn calendar(&self) -> Calendar {
+        Calendar::new(self.quiet_periods.clone())
+    }
+
     /// Every problem, each as `cost.<path>: <reason>, got <value>`. Empty when valid.
     pub fn validate(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        for (i, p) in self.quiet_periods.iter().enumerate() {
+            problems.extend(p.problems(&format!("cost.quiet_periods[{i}]")));
+        }
         if let Some(b) = self.monthly_budget_usd
             && !(b.is_finite() && b > 0.0)
         {
@@ -353,6 +375,41 @@ mod tests {
         let c: CostConfig = toml::from_str("").unwrap();
         assert_eq!(c, CostConfig::default());
         assert!(c.validate().is_empty());
+    }
+
+    #[test]
+    fn quiet_periods_default_to_the_year_end_and_can_be_replaced_or_turned_off() {
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let c = CostConfig::default();
+        assert_eq!(c.calendar().period_of(d(12, 25)), Some(0));
+        let c: CostConfig = toml::from_str(
+            r#"
+            [[quiet_periods]]
+            name = "August"
+            from = "08-01"
+            to = "08-31"
+            factor = 0.7
+            [[quiet_periods]]
+            from = "12-20"
+            to = "01-06"
+            factor = 0
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.validate(),
+            ["cost.quiet_periods[1].factor: must be in (0, 10], got 0"]
+        );
+        assert_eq!(c.calendar().period_of(d(8, 10)), Some(0));
+        assert_eq!(c.calendar().period_of(d(1, 5)), Some(1));
+        let off: CostConfig = toml::from_str("quiet_periods = []").unwrap();
+        assert_eq!(off.calendar().period_of(d(12, 25)), None);
+        assert!(
+            toml::from_str::<CostConfig>(
+                "[[quiet_periods]]\nfrom = \"12-32\"\nto = \"01-01\"\nfactor = 0.5"
+            )
+            .is_err()
+        );
     }
 
     #[test]

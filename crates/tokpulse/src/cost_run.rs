@@ -18,19 +18,20 @@ use tokpulse_core::{
     AiUsageRecord, Cause, DeployEvent, Evidence, Finding, FindingKind, FindingStatus, Fingerprint,
     InfraUsageRecord, Severity, StoredFinding, Timestamp, Window,
 };
-use tokpulse_cost::forecast::days_in_month;
+use tokpulse_cost::forecast::{days_in_month, forecast_with};
 use tokpulse_cost::recommend::{
     self, CheaperModelRule, EmbeddingCalls, FailedCalls, FeatureUsage, InfraMonth, PromptRepeats,
     Recommendation,
 };
 use tokpulse_cost::{
     BudgetStatus, BudgetTier, Call, Catalog, CostConfig, DailySpend, Forecast, InfraPlan, Method,
-    Rollup, forecast,
+    Rollup,
 };
 use tokpulse_ingest::Pricer;
 use tokpulse_store::{CostPrediction, Store};
 
-/// Days of daily spend before the month the forecasts see (the robust method looks back 56).
+/// Days of daily spend before the month the forecasts see (the robust method fits up to 84 and
+/// would take a year of past errors and holidays: see docs/BENCHMARKS.md, "Cost forecasting").
 pub const HISTORY_DAYS: u64 = 62;
 /// Days of usage recommendations are measured over.
 pub const RECOMMEND_DAYS: u64 = 30;
@@ -441,10 +442,13 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
         ai_daily.get(&d).copied().unwrap_or(0.0) + infra_by_day.get(&d).copied().unwrap_or(0.0)
     });
     let coverage = config.interval_coverage;
+    let calendar = config.calendar();
     let forecasts_of = |daily: &[f64]| -> Vec<Forecast> {
         [Method::Linear, Method::RobustSeasonal]
             .into_iter()
-            .filter_map(|m| forecast(m, &DailySpend { daily, as_of }, coverage).ok())
+            .filter_map(|m| {
+                forecast_with(m, &DailySpend { daily, as_of }, coverage, &calendar).ok()
+            })
             .collect()
     };
     let budget_line = |scope: String, daily: &[f64], budget: f64| -> BudgetLine {

@@ -5,10 +5,12 @@
 //! ([`DailySpend`]); a forecast says what the month of that day will cost in total, with an
 //! interval meant to hold the real total with probability `coverage` (80% by default).
 
+mod calendar;
 mod linear;
 mod robust;
 pub mod stats;
 
+pub use calendar::{Calendar, MonthDay, QuietPeriod};
 pub use robust::RobustModel;
 
 use chrono::{Datelike, Days, NaiveDate};
@@ -41,12 +43,15 @@ impl DailySpend<'_> {
 
     /// Weekday (0 = Monday) of `daily[0]`.
     pub fn first_weekday(&self) -> u32 {
+        self.first_day().weekday().num_days_from_monday()
+    }
+
+    /// The day of `daily[0]`.
+    pub fn first_day(&self) -> NaiveDate {
         let back = self.daily.len().saturating_sub(1) as u64;
-        let first = self
-            .as_of
+        self.as_of
             .checked_sub_days(Days::new(back))
-            .unwrap_or(self.as_of);
-        first.weekday().num_days_from_monday()
+            .unwrap_or(self.as_of)
     }
 }
 
@@ -74,8 +79,10 @@ pub enum Method {
     /// The same regression over the last 28 days (across the month boundary): shows how much
     /// of the robust method's gain comes from simply using more history.
     LinearTrailing28,
-    /// Robust trend plus day-of-week seasonality on log spend over the last 56 days (Theil–Sen
-    /// slope, median level of the last week, median weekday effects); interval from the
+    /// Robust trend plus day-of-week seasonality on log spend over the last 84 days (Theil–Sen
+    /// slope, median weekday effects, Huber levels of the last 7, 14 and 28 days) and a
+    /// calendar of known quiet periods; the projection is the equal-weight combination of the
+    /// three levels with the trend carried in full, in half or not at all. Interval from the
     /// method's own errors at the same horizon over the last year (rolling origin; mean ±
     /// Student t × spread, with degrees of freedom for the independent windows among them), or
     /// a log-normal approximation when there are fewer than 20 of them.
@@ -135,11 +142,22 @@ pub enum ForecastError {
 }
 
 /// The month-end forecast of `input` by `method`, with an interval of nominal `coverage`
-/// (in (0.5, 1)).
+/// (in (0.5, 1)), knowing the default calendar ([`Calendar::year_end`]).
 pub fn forecast(
     method: Method,
     input: &DailySpend<'_>,
     coverage: f64,
+) -> Result<Forecast, ForecastError> {
+    forecast_with(method, input, coverage, &Calendar::year_end())
+}
+
+/// [`forecast`] knowing the quiet periods of `calendar` (only [`Method::RobustSeasonal`]
+/// uses them; the linear methods stay as the seed defines them).
+pub fn forecast_with(
+    method: Method,
+    input: &DailySpend<'_>,
+    coverage: f64,
+    calendar: &Calendar,
 ) -> Result<Forecast, ForecastError> {
     match method {
         Method::Linear => linear::forecast(method, input, input.month_start(), coverage),
@@ -148,9 +166,9 @@ pub fn forecast(
             linear::forecast(method, input, start, coverage)
         }
         Method::RobustSeasonal => {
-            let w0 = input.first_weekday();
+            let first = input.first_day();
             robust::forecast(input, coverage, |end| {
-                RobustModel::fit(&input.daily[..end], w0)
+                RobustModel::fit_dated(&input.daily[..end], first, calendar)
             })
         }
     }

@@ -2,9 +2,19 @@
 //!
 //! Why each piece: spend grows multiplicatively and its weekly pattern scales with it, so the
 //! model works on `ln(spend)`. Launch spikes and retry storms are a few extreme days, so every
-//! estimate is a median (Theil–Sen slope, median weekday effect, median recent level) and a
-//! storm moves none of them much. A level shift (a launch that sticks) shows up within a week
-//! because the level is the median of the last 7 deseasonalised days, not the fitted line's.
+//! estimate resists them: a Theil–Sen slope, median weekday effects, and a recent level that is
+//! a Huber M-estimate (a mean that caps each day's pull at 1.5 robust spreads, so a storm moves
+//! it little while ordinary days count nearly as in a mean). Known quiet periods
+//! ([`Calendar`], by default the year-end holidays) are fitted as ordinary days and projected
+//! at their factor, learned from their past occurrences in the series when it has any.
+//!
+//! The projection combines, with equal weights, the level of the last 7, 14 and 28 days with
+//! the trend carried in full, in half or not at all beyond the last day: a short level follows
+//! a level shift (a launch that sticks) within days, a long one averages the noise away, and a
+//! trend fitted on weeks is as often a wander as a lasting pace over the next few days. Each
+//! is a sum of median days, as the month's median spend (what an absolute percentage error
+//! rewards) is below its mean when spikes are possible.
+//!
 //! The interval comes from the method's own past errors at the same horizon (every origin in
 //! the last year), so it is as wide as this series has needed, spikes included, rather than
 //! what a normal model of daily noise would claim. Those errors come from overlapping windows,
@@ -13,12 +23,14 @@
 //! the `k` errors were tried first and held the real month end 71% of the time for a nominal
 //! 80% (docs/BENCHMARKS.md).
 
+use super::calendar::Calendar;
 use super::stats::{median, normal_quantile, t_quantile};
 use super::{DailySpend, Forecast, ForecastError, Method, finish};
+use chrono::{Datelike, Days, NaiveDate};
 
-/// Days fitted: eight weeks.
-const WINDOW: usize = 56;
-/// Days whose median is the current level: one week.
+/// Days fitted: twelve weeks (twelve of each weekday for the weekly pattern).
+const WINDOW: usize = 84;
+/// Days of the shortest level, for the log-normal interval's level uncertainty: one week.
 const LEVEL_DAYS: usize = 7;
 /// Days before a slope is estimated (two weeks); shorter histories assume a flat trend.
 const MIN_TREND_DAYS: usize = 14;
@@ -30,25 +42,132 @@ const MIN_ORIGIN_DAYS: usize = 28;
 const LOOKBACK_DAYS: usize = 365;
 /// Past errors needed for the empirical interval; fewer fall back to a log-normal one.
 const MIN_ERRORS: usize = 20;
+/// Days whose robust mean can be the current level: one, two or four weeks.
+const LEVEL_WINDOWS: [usize; 3] = [7, 14, 28];
+/// Weights of the trend beyond the last fitted day.
+const TREND_WEIGHTS: [f64; 3] = [1.0, 0.5, 0.0];
+
+/// One way to extrapolate: a level window (index into [`LEVEL_WINDOWS`]) and how much of the
+/// trend to carry beyond the last day. The projection combines them all.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Shape {
+    level: usize,
+    trend: f64,
+}
+
+impl Shape {
+    /// The last week's level and the whole trend.
+    const DEFAULT: Shape = Shape {
+        level: 0,
+        trend: 1.0,
+    };
+
+    /// Every shape, [`Shape::DEFAULT`] first.
+    fn all() -> Vec<Shape> {
+        (0..LEVEL_WINDOWS.len())
+            .flat_map(|level| {
+                TREND_WEIGHTS
+                    .iter()
+                    .map(move |&trend| Shape { level, trend })
+            })
+            .collect()
+    }
+}
+
+/// Huber's tuning constant, in units of the robust spread: 95% efficient on normal data.
+const HUBER_K: f64 = 1.5;
+/// Days after the fitted ones for which the model knows the calendar (a month and a day).
+const AHEAD: usize = 32;
+/// Weight of a quiet period's configured factor, in days of observed effect: with `k` days of
+/// the period seen in the history, the learned effect weighs `k / (k + PRIOR_DAYS)`.
+const PRIOR_DAYS: f64 = 3.0;
 
 /// A fitted robust seasonal model of one series up to (not including) index `end`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RobustModel {
     end: usize,
     days: usize,
-    level: f64,
-    anchor: f64,
+    /// Level of log spend and the day it is measured at, one per [`LEVEL_WINDOWS`].
+    levels: [(f64, f64); LEVEL_WINDOWS.len()],
     slope: f64,
     season: [f64; 7],
     first_weekday: u32,
     eps: f64,
     sigma: f64,
+    /// Calendar effects on log spend for the days `end .. end + AHEAD`.
+    ahead: [f64; AHEAD],
 }
 
 impl RobustModel {
-    /// Fits the last (up to) 56 values of `daily`, whose first value fell on `first_weekday`
-    /// (0 = Monday). `None` with fewer than 3 values.
+    /// Fits the last (up to) 84 values of `daily`, whose first value fell on `first_weekday`
+    /// (0 = Monday), knowing no calendar. `None` with fewer than 3 values.
     pub fn fit(daily: &[f64], first_weekday: u32) -> Option<Self> {
+        Self::fit_core(daily, first_weekday, &[], [0.0; AHEAD])
+    }
+
+    /// Fits the last (up to) 84 values of `daily`, whose first value is the spend of
+    /// `first_day`, knowing the quiet periods of `calendar`: their days are fitted as what an
+    /// ordinary day would have cost (their spend divided by the period's factor) and predicted
+    /// at the factor. A period's factor is what its past occurrences in `daily` did to spend
+    /// against a fit made just before each began (the median ratio of actual to predicted
+    /// spend over their days), shrunk towards the configured factor while few of its days have
+    /// been seen. `None` with fewer than 3 values.
+    pub fn fit_dated(daily: &[f64], first_day: NaiveDate, calendar: &Calendar) -> Option<Self> {
+        let w0 = first_day.weekday().num_days_from_monday();
+        if calendar.periods().is_empty() || daily.len() < 3 {
+            return Self::fit(daily, w0);
+        }
+        let date = |i: usize| first_day.checked_add_days(Days::new(i as u64));
+        let period = |i: usize| date(i).and_then(|d| calendar.period_of(d));
+        let n = daily.len();
+        let in_period: Vec<Option<usize>> = (0..n + AHEAD).map(period).collect();
+        let mut effects: Vec<f64> = calendar.periods().iter().map(|p| p.factor.ln()).collect();
+        if in_period[..n].iter().any(Option::is_some) {
+            let mut seen: Vec<Vec<f64>> = vec![Vec::new(); effects.len()];
+            let mut s = 0;
+            while s < n {
+                let Some(p) = in_period[s] else {
+                    s += 1;
+                    continue;
+                };
+                let mut e = s;
+                while e < n && in_period[e] == Some(p) {
+                    e += 1;
+                }
+                if s >= MIN_ORIGIN_DAYS
+                    && let Some(before) = Self::fit(&daily[..s], w0)
+                {
+                    for (j, v) in daily.iter().enumerate().take(e).skip(s) {
+                        let expected = before.predict_median(j);
+                        seen[p].push(((v.max(0.0) + before.eps) / (expected + before.eps)).ln());
+                    }
+                }
+                s = e;
+            }
+            for (effect, obs) in effects.iter_mut().zip(&mut seen) {
+                let k = obs.len() as f64;
+                if let Some(learned) = median(obs) {
+                    *effect = (k * learned + PRIOR_DAYS * *effect) / (k + PRIOR_DAYS);
+                }
+            }
+        }
+        let offset = |i: usize| in_period[i].map_or(0.0, |p| effects[p]);
+        let offsets: Vec<f64> = (0..n).map(offset).collect();
+        let mut ahead = [0.0; AHEAD];
+        for (k, a) in ahead.iter_mut().enumerate() {
+            *a = offset(n + k);
+        }
+        Self::fit_core(daily, w0, &offsets, ahead)
+    }
+
+    /// The fit, with `offsets[i]` (if given) the known calendar effect on day `i`'s log spend
+    /// and `ahead` those of the days to come.
+    fn fit_core(
+        daily: &[f64],
+        first_weekday: u32,
+        offsets: &[f64],
+        ahead: [f64; AHEAD],
+    ) -> Option<Self> {
         let end = daily.len();
         let start = end.saturating_sub(WINDOW);
         let y = &daily[start..];
@@ -58,7 +177,12 @@ impl RobustModel {
         }
         let mut scratch: Vec<f64> = y.to_vec();
         let eps = (median(&mut scratch).unwrap_or(0.0) * 0.01).max(1e-9);
-        let z: Vec<f64> = y.iter().map(|v| (v.max(0.0) + eps).ln()).collect();
+        // Log spend, a known quiet day counted as what an ordinary day would have cost.
+        let z: Vec<f64> = y
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.max(0.0) + eps).ln() - offsets.get(start + i).copied().unwrap_or(0.0))
+            .collect();
         let dow = |i: usize| ((first_weekday as usize + start + i) % 7) as u32;
 
         let mut season = [0.0; 7];
@@ -95,11 +219,21 @@ impl RobustModel {
         } else {
             0.0
         };
-        let last = LEVEL_DAYS.min(n);
-        let anchor = (start + n - 1) as f64 - (last - 1) as f64 / 2.0;
+        // Spread of the detrended days around their median: the scale of the Huber level.
         scratch.clear();
-        scratch.extend((n - last..n).map(|i| u[i] - slope * ((start + i) as f64 - anchor)));
-        let level = median(&mut scratch).unwrap_or(0.0);
+        scratch.extend((0..n).map(|i| u[i] - slope * (start + i) as f64));
+        let mid = median(&mut scratch).unwrap_or(0.0);
+        scratch.iter_mut().for_each(|r| *r = (*r - mid).abs());
+        let scale = 1.4826 * median(&mut scratch).unwrap_or(0.0);
+        let mut levels = [(0.0, 0.0); LEVEL_WINDOWS.len()];
+        for (l, &days) in levels.iter_mut().zip(&LEVEL_WINDOWS) {
+            let last = days.min(n);
+            let anchor = (start + n - 1) as f64 - (last - 1) as f64 / 2.0;
+            scratch.clear();
+            scratch.extend((n - last..n).map(|i| u[i] - slope * ((start + i) as f64 - anchor)));
+            *l = (huber_location(&mut scratch, scale), anchor);
+        }
+        let (level, anchor) = levels[0];
 
         scratch.clear();
         scratch.extend(
@@ -113,27 +247,75 @@ impl RobustModel {
         Some(RobustModel {
             end,
             days: n,
-            level,
-            anchor,
+            levels,
             slope,
             season,
             first_weekday,
             eps,
             sigma,
+            ahead,
         })
     }
 
-    /// Expected spend on day `i` of the series (an index at or after the fitted days).
-    pub fn predict(&self, i: usize) -> f64 {
+    /// Expected log spend (plus `eps`) on day `i`, its median, by `shape`.
+    fn log_at(&self, i: usize, shape: Shape) -> f64 {
+        let (level, anchor) = self.levels[shape.level];
+        let last = self.end as f64 - 1.0;
+        let x = i as f64;
+        let t = if x > last {
+            (last - anchor) + shape.trend * (x - last)
+        } else {
+            x - anchor
+        };
         let w = (self.first_weekday as usize + i) % 7;
-        let log = self.level + self.slope * (i as f64 - self.anchor) + self.season[w];
-        // exp(σ²/2): the mean of a log-normal day, not its median.
-        ((log + self.sigma * self.sigma / 2.0).exp() - self.eps).max(0.0)
+        let calendar = i
+            .checked_sub(self.end)
+            .and_then(|k| self.ahead.get(k))
+            .copied()
+            .unwrap_or(0.0);
+        level + self.slope * t + self.season[w] + calendar
     }
 
-    /// Expected spend over days `self.end .. self.end + h`.
+    /// The median spend on day `i` (an index at or after the fitted days).
+    fn predict_median(&self, i: usize) -> f64 {
+        (self.log_at(i, Shape::DEFAULT).exp() - self.eps).max(0.0)
+    }
+
+    /// Expected spend on day `i` of the series (an index at or after the fitted days): the
+    /// level of the last week, the trend extrapolated in full.
+    pub fn predict(&self, i: usize) -> f64 {
+        // exp(σ²/2): the mean of a log-normal day, not its median.
+        let log = self.log_at(i, Shape::DEFAULT) + self.sigma * self.sigma / 2.0;
+        (log.exp() - self.eps).max(0.0)
+    }
+
+    /// Median spend on day `i` by `shape`.
+    fn predict_shaped(&self, i: usize, shape: Shape) -> f64 {
+        (self.log_at(i, shape).exp() - self.eps).max(0.0)
+    }
+
+    /// The projected spend over days `self.end .. self.end + h`: the geometric mean of the
+    /// projections of every level window ([`LEVEL_WINDOWS`]) with every weight of the trend
+    /// ([`TREND_WEIGHTS`]), each the sum of the days' median spend. No single window suits
+    /// every series (a noisy one wants a long level, a drifting one a short one) and a trend
+    /// fitted on weeks often does not hold for the next days. In the backtest the equal-weight
+    /// combination erred less than the last week's level with the whole trend, and less than
+    /// picking per series the shape with the smallest past errors (docs/BENCHMARKS.md).
     pub fn predict_sum(&self, h: usize) -> f64 {
-        (self.end..self.end + h).map(|i| self.predict(i)).sum()
+        let e = self.eps * h as f64;
+        let shapes = Shape::all();
+        let mean_log = shapes
+            .iter()
+            .map(|&s| (self.predict_sum_shaped(h, s) + e).ln())
+            .sum::<f64>()
+            / shapes.len() as f64;
+        (mean_log.exp() - e).max(0.0)
+    }
+
+    fn predict_sum_shaped(&self, h: usize, shape: Shape) -> f64 {
+        (self.end..self.end + h)
+            .map(|i| self.predict_shaped(i, shape))
+            .sum()
     }
 
     /// Per-day slope of log spend (0.01 ≈ +1% a day).
@@ -161,7 +343,6 @@ pub(super) fn forecast(
         got: n,
     })?;
     let h = input.days_left();
-    let future = model.predict_sum(h);
     if h == 0 {
         return Ok(finish(
             Method::RobustSeasonal,
@@ -175,6 +356,7 @@ pub(super) fn forecast(
     let alpha = 1.0 - coverage;
     // Rolling origins: what this method would have said `h` days ahead, against what happened.
     let first = MIN_ORIGIN_DAYS.max(n.saturating_sub(LOOKBACK_DAYS + h));
+    let future = model.predict_sum(h);
     let mut errors = Vec::new();
     for origin in first..=n.saturating_sub(h) {
         if let Some(m) = fit_at(origin) {
@@ -214,6 +396,33 @@ pub(super) fn forecast(
     ))
 }
 
+/// Huber M-estimate of the location of `v` (k = [`HUBER_K`] × `scale`), from its median: as
+/// robust to a few spike days as the median, and nearly as efficient as the mean on ordinary
+/// days (a median of 7 days is as noisy as a mean of 4.5). Reorders `v`.
+fn huber_location(v: &mut [f64], scale: f64) -> f64 {
+    let Some(mut m) = median(v) else {
+        return 0.0;
+    };
+    let k = HUBER_K * scale;
+    if k.is_nan() || k <= 0.0 {
+        return m;
+    }
+    for _ in 0..50 {
+        let (mut sw, mut swx) = (0.0, 0.0);
+        for &x in v.iter() {
+            let w = (k / (x - m).abs().max(f64::MIN_POSITIVE)).min(1.0);
+            sw += w;
+            swx += w * x;
+        }
+        let next = swx / sw;
+        if (next - m).abs() < 1e-12 {
+            return next;
+        }
+        m = next;
+    }
+    m
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +459,94 @@ mod tests {
         daily[61] = 1500.0;
         let stormy = RobustModel::fit(&daily, 0).unwrap().predict_sum(14);
         assert!((stormy / clean - 1.0).abs() < 0.02, "{clean} → {stormy}");
+    }
+
+    #[test]
+    fn the_huber_level_resists_spikes_and_averages_ordinary_days() {
+        let mut v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert!((huber_location(&mut v, 10.0) - 3.0).abs() < 1e-9);
+        // Skewed but ordinary: closer to the mean (3.2) than the median (2).
+        let mut v = [1.0, 2.0, 2.0, 5.0, 6.0];
+        let m = huber_location(&mut v, 3.0);
+        assert!((m - 3.2).abs() < 0.1, "{m}");
+        // A storm day 40 spreads away pulls the level by less than a spread.
+        let mut v = [1.0, 0.9, 1.1, 1.0, 0.95, 1.05, 41.0];
+        let m = huber_location(&mut v, 1.0);
+        assert!(m < 2.0, "{m}");
+        assert_eq!(huber_location(&mut [], 1.0), 0.0);
+        assert_eq!(huber_location(&mut [2.0, 7.0, 3.0], 0.0), 3.0);
+    }
+
+    #[test]
+    fn the_projection_combines_levels_and_trend_weights() {
+        // +1% a day, no noise: the full trend, half of it and none beyond the last day.
+        let daily: Vec<f64> = (0..84).map(|i| 100.0 * 1.01f64.powi(i)).collect();
+        let m = RobustModel::fit(&daily, 0).unwrap();
+        let h = 10;
+        let last = daily[83];
+        let flat = last * h as f64;
+        let full: f64 = (1..=h).map(|j| last * 1.01f64.powi(j)).sum();
+        let p = m.predict_sum(h as usize);
+        assert!(flat < p && p < full, "{flat} < {p} < {full}");
+        let half: f64 = (1..=h).map(|j| last * 1.01f64.powf(j as f64 / 2.0)).sum();
+        assert!((p / half - 1.0).abs() < 0.01, "{p} vs {half}");
+    }
+
+    #[test]
+    fn a_quiet_period_is_projected_at_its_factor_then_at_what_it_did() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let calendar = Calendar::year_end();
+        let from = |start: NaiveDate, past_factor: f64, days: usize| -> Vec<f64> {
+            (0..days)
+                .map(|i| {
+                    let d = start + chrono::Days::new(i as u64);
+                    if calendar.period_of(d).is_some() {
+                        100.0 * past_factor
+                    } else {
+                        100.0
+                    }
+                })
+                .collect()
+        };
+        // No past year-end in the history: Christmas Eve at the configured half.
+        let start = day(2025, 2, 1);
+        let n = (day(2025, 12, 22) - start).num_days() as usize; // through 21 December
+        let daily = from(start, 0.3, n);
+        let m = RobustModel::fit_dated(&daily, start, &calendar).unwrap();
+        assert!((m.predict(n) / 100.0 - 1.0).abs() < 0.02); // 22 December
+        assert!(
+            (m.predict(n + 2) / 50.0 - 1.0).abs() < 0.03,
+            "{}",
+            m.predict(n + 2)
+        );
+        let none = RobustModel::fit_dated(&daily, start, &Calendar::none()).unwrap();
+        assert!((none.predict(n + 2) / 100.0 - 1.0).abs() < 0.02);
+
+        // Last year's holidays at 30%: nine days seen, shrunk a little towards 50%.
+        let start = day(2024, 10, 1);
+        let n = (day(2025, 12, 22) - start).num_days() as usize;
+        let daily = from(start, 0.3, n);
+        let m = RobustModel::fit_dated(&daily, start, &calendar).unwrap();
+        let share = m.predict(n + 2) / m.predict(n);
+        let want = (0.75 * 0.3f64.ln() + 0.25 * 0.5f64.ln()).exp(); // 0.34
+        assert!((share - want).abs() < 0.03, "{share} vs {want}");
+
+        // Early January: the holidays just past (at the configured half) do not drag the level
+        // down.
+        let n = (day(2025, 1, 6) - start).num_days() as usize; // through 5 January
+        let daily = from(start, 0.5, n);
+        let input = DailySpend {
+            daily: &daily[..n],
+            as_of: day(2025, 1, 5),
+        };
+        let with =
+            crate::forecast::forecast_with(Method::RobustSeasonal, &input, 0.8, &calendar).unwrap();
+        let without =
+            crate::forecast::forecast_with(Method::RobustSeasonal, &input, 0.8, &Calendar::none())
+                .unwrap();
+        let month = 100.0 * 30.0 + 50.0; // 1 January at half
+        assert!((with.projection / month - 1.0).abs() < 0.02, "{with:?}");
+        assert!(without.projection < with.projection - 100.0, "{without:?}");
     }
 
     #[test]
