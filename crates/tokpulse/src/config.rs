@@ -764,6 +764,17 @@ builtin_catalog = true
 #   monthly_usd = 20.0
 #   included = {{ requests = 1000000, bandwidth_gb = 1000, function_gb_hours = 1000 }}
 #   overage_usd = {{ requests = 0.000002, bandwidth_gb = 0.15, function_gb_hours = 0.18 }}
+# Plans each project's month is also priced on, to recommend scaling down or up (default:
+# Supabase Free for Supabase):
+#   [[cost.infra_alternatives.supabase]]
+#   plan = "free"
+#   included = {{ db_size_gb = 0.5, storage_gb = 1, egress_gb = 5 }}
+# Quiet periods the robust forecast expects (default: 24 Dec to 1 Jan at half a normal day):
+#   [[cost.quiet_periods]]
+#   name = "year-end holidays"
+#   from = "12-24"
+#   to = "01-01"
+#   factor = 0.5
 "#,
         data_dir = d.data_dir.display(),
         listen = d.server.listen,
