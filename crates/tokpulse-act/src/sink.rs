@@ -33,6 +33,12 @@ pub trait Sink: Send + Sync {
     fn hold_until(&self, _action: &ActionRow, _now: Timestamp) -> Option<Timestamp> {
         None
     }
+
+    /// The Discussions sink, for reports posted outside the queue (the weekly insights);
+    /// `None` for every other sink.
+    fn as_discussions(&self) -> Option<&crate::GithubDiscussions> {
+        None
+    }
 }
 
 /// Where a delivered action landed.

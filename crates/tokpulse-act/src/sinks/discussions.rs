@@ -248,13 +248,35 @@ impl GithubDiscussions {
         Ok(None)
     }
 
-    async fn create(&self, p: &ActionPayload) -> Result<Found, DeliveryError> {
+    /// Opens the discussion of `key` (a fingerprint, or a report's key such as
+    /// `insights-2026-W49`) with `title` and `body` unless one carrying its marker exists
+    /// (cached, or found in the category): the same search as an `open` action, so posting
+    /// the same report twice opens one discussion. `body` gets the marker appended. Returns the
+    /// discussion's URL.
+    pub async fn publish(
+        &self,
+        key: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<String, DeliveryError> {
+        let marker = format!("<!-- tokpulse:fingerprint={key} -->");
+        let found = match self.locate(key, &marker).await? {
+            Some(d) => d,
+            None => {
+                self.create(key, title, &format!("{body}\n\n{marker}\n"))
+                    .await?
+            }
+        };
+        Ok(found.url)
+    }
+
+    async fn create(&self, key: &str, title: &str, body: &str) -> Result<Found, DeliveryError> {
         let ids = self.ids().await?.clone();
         let input = json!({ "input": {
             "repositoryId": ids.repository,
             "categoryId": ids.category,
-            "title": p.issue.title,
-            "body": p.issue.body,
+            "title": title,
+            "body": body,
         }});
         let data = self.api.graphql(CREATE_MUTATION, input).await?;
         let d = &data["createDiscussion"]["discussion"];
@@ -265,7 +287,7 @@ impl GithubDiscussions {
                 .to_string(),
             url: d["url"].as_str().unwrap_or_default().to_string(),
         };
-        self.known().insert(p.fingerprint.clone(), found.clone());
+        self.known().insert(key.to_string(), found.clone());
         Ok(found)
     }
 
@@ -316,13 +338,24 @@ impl Sink for GithubDiscussions {
             .map(drop)
     }
 
+    fn as_discussions(&self) -> Option<&GithubDiscussions> {
+        Some(self)
+    }
+
     async fn deliver(&self, action: &ActionRow) -> Result<Delivered, DeliveryError> {
         let (kind, payload) = ActionPayload::read(action)?;
         let marker = format!("<!-- tokpulse:fingerprint={} -->", payload.fingerprint);
         let action_marker = format!("<!-- tokpulse:action={} -->", action.idempotency_key);
         let d = match self.locate(&payload.fingerprint, &marker).await? {
             Some(d) => d,
-            None => self.create(&payload).await?,
+            None => {
+                self.create(
+                    &payload.fingerprint,
+                    &payload.issue.title,
+                    &payload.issue.body,
+                )
+                .await?
+            }
         };
         if kind != ActionKind::Open
             && let Some(note) = &payload.note

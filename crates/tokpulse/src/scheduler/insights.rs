@@ -1,6 +1,10 @@
 //! The weekly insights report: rule-based (until a model writes it) from the week's findings,
 //! cost findings included, and the scheduler's own runs. Written to the outbox as
-//! `insights/<year>-W<week>.md`, one file per ISO week (a rerun rewrites it).
+//! `insights/<year>-W<week>.md`, one file per ISO week (a rerun rewrites it), and, with the
+//! `github_discussions` sink configured (and no dry run), opened as a Discussion in its
+//! category: one per week, found again by its marker, so a rerun opens no second one. If
+//! GitHub fails, the run fails with the error (the outbox file is written) and
+//! `tokpulse jobs run insights` posts it.
 
 use super::{Job, JobContext};
 use chrono::{Datelike, TimeDelta};
@@ -30,15 +34,35 @@ impl Job for Insights {
         let week = now.iso_week();
         let dir = ctx.config.outbox_dir().join("insights");
         tokio::fs::create_dir_all(&dir).await?;
-        let path = dir.join(format!("{}-W{:02}.md", week.year(), week.week()));
+        let key = format!("{}-W{:02}", week.year(), week.week());
+        let path = dir.join(format!("{key}.md"));
         tokio::fs::write(&path, &report.markdown).await?;
-        Ok(format!(
+        let mut summary = format!(
             "{} findings this week ({} new, {} resolved); report {}",
             report.active,
             report.new,
             report.resolved,
             path.display()
-        ))
+        );
+        if let Some(discussions) = ctx.engine.sinks().iter().find_map(|s| s.as_discussions()) {
+            let title = report
+                .markdown
+                .lines()
+                .next()
+                .unwrap_or("TokPulse weekly insights")
+                .trim_start_matches("# ");
+            let url = discussions
+                .publish(&format!("insights-{key}"), title, &report.markdown)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "the report is in {}, but opening its Discussion failed: {e}",
+                        path.display()
+                    )
+                })?;
+            summary.push_str(&format!("; discussion {url}"));
+        }
+        Ok(summary)
     }
 }
 

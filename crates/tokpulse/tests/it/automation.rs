@@ -115,6 +115,7 @@ async fn scenario(target: &tokpulse_store::StoreTarget, dir: tempfile::TempDir) 
     config.github.repo = "acme/shop".into();
     config.github.api_url = gh.url.clone();
     config.github.token_env = "E2E_GH_TOKEN".into();
+    config.github.discussions_category = "General".into();
     let env = BTreeMap::from([("E2E_GH_TOKEN".to_string(), "ghp_e2e".to_string())]);
     let store = tokpulse::app::open_store(target).await.unwrap();
     let app = App::with_sinks(
@@ -333,6 +334,29 @@ async fn scenario(target: &tokpulse_store::StoreTarget, dir: tempfile::TempDir) 
         prs[0].comments[0].contains("5c9e1a0"),
         "edited for the new head"
     );
+
+    // Both Mondays' insights reports (09:00 right after the start, and a week later), each
+    // one Discussion in the category.
+    let discussions = gh.discussions();
+    let titles: Vec<String> = discussions.iter().map(|d| d.title.clone()).collect();
+    let week = |monday: Timestamp| {
+        format!(
+            "TokPulse weekly insights: {} to {}",
+            (monday - TimeDelta::days(7)).format("%Y-%m-%d"),
+            monday.format("%Y-%m-%d")
+        )
+    };
+    let first = deploy - TimeDelta::hours(8);
+    assert_eq!(
+        titles,
+        [week(first), week(first + TimeDelta::days(7))],
+        "one Discussion per week"
+    );
+    for d in &discussions {
+        assert_eq!(d.category_id, "DIC_kwDOgeneral");
+        assert!(d.body.contains("<!-- tokpulse:fingerprint=insights-"));
+        assert!(d.body.contains("findings were active this week"));
+    }
 
     // Nothing else landed on GitHub.
     assert_eq!(gh.issues().len(), 2, "{:?}", gh.issues());
