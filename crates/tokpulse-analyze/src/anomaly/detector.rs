@@ -1,16 +1,17 @@
 //! A streaming anomaly detector for one metric series.
 //!
-//! Each point is scored from the points before it only, in four steps:
+//! Each point is scored from the points before it only, in five steps:
 //!
 //! 1. **Robust baseline.** The median and MAD of the last [`BASELINE_POINTS`] values (the mean
 //!    absolute deviation when the MAD is 0, as in step-like or mostly-constant series).
 //! 2. **Surprise, up and down.** Two deviations in baseline σ units, each split by direction:
 //!    the point itself (a spike or a dip), and the median of the last [`LEVEL_POINTS`] points
-//!    scaled as a mean of that many (a level shift, which one outlier cannot fake). The point
-//!    deviation is capped by how far the value lies outside what was seen at the same time of
-//!    day (± [`SEASON_TOLERANCE_SECS`]) on the previous [`SEASON_DAYS`] days, so a nightly batch
-//!    job is not news every night; that lookup uses the timestamps, so irregular sampling and
-//!    duplicated timestamps need no special case.
+//!    (half an hour at 5-minute sampling) scaled as a mean of that many (a level shift, which
+//!    a couple of outliers cannot fake). The point deviation is capped by how far the value
+//!    lies outside what was seen at the same time of day (± [`SEASON_TOLERANCE_SECS`]) on the
+//!    previous [`SEASON_DAYS`] days, so a nightly batch job is not news every night; that
+//!    lookup uses the timestamps, so irregular sampling and duplicated timestamps need no
+//!    special case.
 //! 3. **Novelty.** How far the value lies beyond the highest or lowest value of the last
 //!    [`RANGE_POINTS`] points (a week at 5-minute sampling), in units of that history's robust
 //!    spread: a value never seen in a week is news even in a series whose everyday noise is
@@ -23,21 +24,22 @@
 //!    ten billion), taking the rarest of the four (deviation or novelty, up or down), so one
 //!    threshold means the same rarity on every series, whatever its units.
 //! 5. **One alert per incident.** A score that does not beat every raw score of the last
-//!    [`REFRACTORY_POINTS`] points is reported as 0: the incident is already open. A larger
-//!    surprise within that time still scores.
+//!    [`REFRACTORY_POINTS`] points by [`REFRACTORY_MARGIN`] (ten times rarer) is reported as
+//!    0: the incident is already open, and a surprise that only edges past its first alert is
+//!    part of it. A much larger surprise within that time still scores.
 //!
 //! The settings are round values chosen for what they mean, not fitted to a benchmark (the few
 //! alternatives compared on NAB are listed in `docs/BENCHMARKS.md`): a baseline of about
-//! a day of 5-minute points, the shortest median that ignores one outlier, a week of seasonal
-//! and of range history, a surprise history of a few days, the 1% tail, and a refractory
-//! half-day.
+//! a day of 5-minute points, half an hour for a level, a week of seasonal and of range history,
+//! a surprise history of a few days, the 1% tail, and a refractory half-day that only an order
+//! of magnitude rarer surprise breaks.
 
 use std::collections::VecDeque;
 
 /// Points in the robust baseline (median, MAD).
 pub const BASELINE_POINTS: usize = 200;
-/// Points whose median measures a level shift.
-pub const LEVEL_POINTS: usize = 3;
+/// Points whose median measures a level shift (half an hour of 5-minute points).
+pub const LEVEL_POINTS: usize = 6;
 /// Days of same-time-of-day history that can explain a point deviation.
 pub const SEASON_DAYS: i64 = 7;
 /// How far from the same time of day a previous value may lie and still count.
@@ -48,8 +50,11 @@ pub const RANGE_POINTS: usize = 2016;
 pub const SURPRISE_HISTORY: usize = 1000;
 /// Share of the surprise history treated as its tail.
 pub const TAIL_FRACTION: f64 = 0.01;
-/// Points after a high score during which only a higher one is reported.
+/// Points after a high score during which only a much higher one is reported.
 pub const REFRACTORY_POINTS: usize = 144;
+/// How much a score must beat the refractory period's highest raw score to be reported: 0.1 is
+/// ten times rarer (scores are `−log10(p) / 10`).
+pub const REFRACTORY_MARGIN: f64 = 0.1;
 
 const DAY: i64 = 86_400;
 /// Points needed before scoring starts (the baseline) and surprises before calibration.
@@ -204,7 +209,11 @@ impl StreamingDetector {
         }
         let raw = self.raw_score(timestamp, value);
         let recent_peak = self.raw_scores.iter().copied().fold(0.0, f64::max);
-        let score = if raw > recent_peak { raw } else { 0.0 };
+        let score = if raw > recent_peak + REFRACTORY_MARGIN {
+            raw
+        } else {
+            0.0
+        };
         self.raw_scores.push_back(raw);
         if self.raw_scores.len() > REFRACTORY_POINTS {
             self.raw_scores.pop_front();
@@ -271,7 +280,7 @@ impl StreamingDetector {
             .collect();
         last.push(x);
         last.sort_by(f64::total_cmp);
-        // The median of k normal values has σ ≈ 1.25·σ/√k.
+        // The median of k normal values has σ ≈ 1.25·σ/√k (close enough for an even k).
         let level = (median_of_sorted(&last) - med) * (last.len() as f64).sqrt() / 1.25;
 
         let surprise_up = (point_up.max(level) / sigma).ln_1p();
@@ -357,6 +366,24 @@ mod tests {
         );
         let alerts = s[2400..2544].iter().filter(|x| **x > 0.5).count();
         assert_eq!(alerts, 1, "one alert per incident");
+    }
+
+    #[test]
+    fn an_open_incident_alerts_again_only_when_ten_times_rarer() {
+        // On noise of ±5 around 50: a moderate spike, a barely larger one soon after, then a
+        // much larger one.
+        let mut v = noisy(3000, 6);
+        v[2500] = 56.0;
+        v[2510] = 57.0;
+        v[2540] = 65.0;
+        let s = run(&v);
+        assert!(s[2500] > 0.3, "first spike scored {}", s[2500]);
+        assert_eq!(s[2510], 0.0, "a barely larger spike is the same incident");
+        assert!(
+            s[2540] > s[2500] + REFRACTORY_MARGIN,
+            "scores {:?}",
+            (s[2500], s[2540])
+        );
     }
 
     #[test]
