@@ -264,13 +264,11 @@ impl fmt::Debug for Detector {
     }
 }
 
-static COMMA_SPACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b", "));
-
-/// Each byte's classes for [`classes64`]: bit 0 a start byte (ASCII digit, capital, `+`,
-/// `(`), bit 1 a word byte (ASCII letter, digit, `_`).
-static BYTE_CLASSES: [u8; 256] = {
-    let mut t = [0u8; 256];
+/// Each byte's classes for [`classes64`], class `k` as bit `8 * k`: class 0 a start byte
+/// (ASCII digit, capital, `+`, `(`), 1 a word byte (ASCII letter, digit, `_`), 2 a key
+/// separator (`:`, `=`), 3 a comma.
+static BYTE_CLASSES: [u64; 256] = {
+    let mut t = [0u64; 256];
     let mut c = 0;
     while c < 128 {
         let b = c as u8;
@@ -280,29 +278,90 @@ static BYTE_CLASSES: [u8; 256] = {
             t[c] |= 1;
         }
         if digit || upper || b.is_ascii_lowercase() || b == b'_' {
-            t[c] |= 2;
+            t[c] |= 1 << 8;
+        }
+        if b == b':' || b == b'=' {
+            t[c] |= 1 << 16;
+        }
+        if b == b',' {
+            t[c] |= 1 << 24;
         }
         c += 1;
     }
     t
 };
 
-/// Bit masks of the start bytes and the word bytes among 64 bytes (bit `k` for byte `k`):
-/// each byte's classes from one table, eight at a time in a `u64`, packed to eight bits with
-/// one multiply (no branch per byte).
+/// Bit masks of 64 bytes (bit `k` for byte `k`): start bytes, word bytes, key separators and
+/// commas. Eight bytes at a time, each byte's classes from one table shifted to its lane: byte
+/// `k` of the sum is class `k`'s eight bits (no branch per byte).
 #[inline]
-fn classes64(chunk: &[u8; 64]) -> (u64, u64) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    // Bit 0 of each of the eight lanes as eight bits, lane 0 lowest.
-    let pack = |m: u64| ((m & ONES).wrapping_mul(0x0102_0408_1020_4080) >> 56) & 0xff;
-    let mut starts = 0u64;
-    let mut words = 0u64;
-    for (k, lanes) in chunk.chunks_exact(8).enumerate() {
-        let x = u64::from_le_bytes(std::array::from_fn(|j| BYTE_CLASSES[usize::from(lanes[j])]));
-        starts |= pack(x) << (8 * k);
-        words |= pack(x >> 1) << (8 * k);
+fn classes64(chunk: &[u8; 64]) -> [u64; 4] {
+    let mut masks = [0u64; 4];
+    for (g, lanes) in chunk.chunks_exact(8).enumerate() {
+        let mut x = 0u64;
+        for (j, &c) in lanes.iter().enumerate() {
+            x |= BYTE_CLASSES[usize::from(c)] << j;
+        }
+        for (k, mask) in masks.iter_mut().enumerate() {
+            *mask |= ((x >> (8 * k)) & 0xff) << (8 * g);
+        }
     }
-    (starts, words)
+    masks
+}
+
+/// The text's bytes of interest, 64 bytes a block, found in one pass before the detectors run:
+/// each detector then visits only its candidate positions.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    /// Number candidates: start bytes not after a word byte (a token never starts inside a
+    /// word: `a1`, `x2f`, `ID42`).
+    cands: u64,
+    /// `:` and `=`.
+    seps: u64,
+    /// `,`.
+    commas: u64,
+}
+
+thread_local! {
+    /// The blocks of the text being scanned, kept between scans (no allocation per text).
+    static BLOCKS: std::cell::Cell<Vec<Block>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The blocks of `b`, into `out` (cleared first).
+fn classify_blocks(b: &[u8], out: &mut Vec<Block>) {
+    out.clear();
+    out.reserve(b.len().div_ceil(64));
+    let mut prev_word = 0u64;
+    for chunk in b.chunks(64) {
+        let [starts, words, seps, commas] = if let Ok(full) = <&[u8; 64]>::try_from(chunk) {
+            classes64(full)
+        } else {
+            let mut padded = [0u8; 64];
+            padded[..chunk.len()].copy_from_slice(chunk);
+            classes64(&padded)
+        };
+        let cands = starts & !((words << 1) | prev_word);
+        prev_word = (words >> (chunk.len() - 1)) & 1;
+        out.push(Block {
+            cands,
+            seps,
+            commas,
+        });
+    }
+}
+
+/// The first position at or after `from` whose bit is set in `field` of the blocks.
+#[inline]
+fn next_bit(blocks: &[Block], from: usize, field: impl Fn(&Block) -> u64) -> Option<usize> {
+    let mut k = from / 64;
+    let mut m = field(blocks.get(k)?) & (!0u64 << (from % 64));
+    loop {
+        if m != 0 {
+            return Some(k * 64 + m.trailing_zeros() as usize);
+        }
+        k += 1;
+        m = field(blocks.get(k)?);
+    }
 }
 
 /// Street types and particles that may start a European street name.
@@ -365,7 +424,7 @@ impl Detector {
         if let Some(class) = key.and_then(classify_key) {
             sc.whole_value(class, 0, text.len(), true);
         }
-        resolve_overlaps(sc.spans)
+        resolve_overlaps(std::mem::take(&mut sc.spans))
     }
 }
 
@@ -378,6 +437,14 @@ struct Scanner<'a> {
     spans: Vec<Span>,
     /// IPv6 runs are looked at once, from their first colon.
     v6_until: usize,
+    /// The text's [`Block`]s.
+    blocks: Vec<Block>,
+}
+
+impl Drop for Scanner<'_> {
+    fn drop(&mut self) {
+        BLOCKS.set(std::mem::take(&mut self.blocks));
+    }
 }
 
 fn is_word(c: u8) -> bool {
@@ -426,6 +493,7 @@ impl<'a> Scanner<'a> {
             cues: Vec::new(),
             spans: Vec::new(),
             v6_until: 0,
+            blocks: BLOCKS.take(),
         }
     }
 
@@ -447,6 +515,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn run(&mut self) {
+        classify_blocks(self.b, &mut self.blocks);
         if self.b.is_empty() {
             return;
         }
@@ -465,9 +534,15 @@ impl<'a> Scanner<'a> {
         self.key_values();
         // A header and one row of three cells or more hold four delimiters of one kind.
         if memchr::memchr(b'\n', self.b).is_some()
-            && [b',', b';', b'|', b'\t']
+            && (self
+                .blocks
                 .iter()
-                .any(|&d| memchr::memchr_iter(d, self.b).nth(3).is_some())
+                .map(|k| k.commas.count_ones())
+                .sum::<u32>()
+                >= 4
+                || [b';', b'|', b'\t']
+                    .iter()
+                    .any(|&d| memchr::memchr_iter(d, self.b).nth(3).is_some()))
         {
             self.csv();
         }
@@ -854,24 +929,12 @@ impl<'a> Scanner<'a> {
     /// Groups of digits joined by single separators: phones, cards, SSNs, IPv4, numeric dates.
     #[inline(never)]
     fn numbers(&mut self) {
-        let b = self.b;
-        // Candidates are start bytes not preceded by a word byte (a token never starts inside
-        // a word: `a1`, `x2f`, `ID42`). They are found 64 bytes at a time as a bit mask, with
-        // no branch per byte; each is looked at unless an earlier token already covered it.
+        // Each candidate is looked at unless an earlier token already covered it.
         let mut next = 0;
-        let mut prev_word = 0u64;
-        for (block, chunk) in b.chunks(64).enumerate() {
-            let (starts, words) = if let Ok(full) = <&[u8; 64]>::try_from(chunk) {
-                classes64(full)
-            } else {
-                let mut padded = [0u8; 64];
-                padded[..chunk.len()].copy_from_slice(chunk);
-                classes64(&padded)
-            };
-            let mut candidates = starts & !((words << 1) | prev_word);
-            prev_word = (words >> (chunk.len() - 1)) & 1;
+        for k in 0..self.blocks.len() {
+            let mut candidates = self.blocks[k].cands;
             while candidates != 0 {
-                let i = block * 64 + candidates.trailing_zeros() as usize;
+                let i = k * 64 + candidates.trailing_zeros() as usize;
                 candidates &= candidates - 1;
                 if i >= next {
                     next = self.number_at(i);
@@ -1298,8 +1361,11 @@ impl<'a> Scanner<'a> {
         // Every pattern has a `, ` shortly before its postcode and ends at the postcode (US,
         // GB) or one to three city words after it (Europe): the patterns are anchored at that
         // end, so each runs backwards over a short window only.
-        while let Some(off) = COMMA_SPACE.find(&b[from..]) {
-            let comma = from + off;
+        while let Some(comma) = next_bit(&self.blocks, from, |k| k.commas) {
+            from = comma + 1;
+            if b.get(comma + 1) != Some(&b' ') {
+                continue;
+            }
             from = comma + 2;
             if comma < last_end {
                 continue;
@@ -1425,8 +1491,8 @@ impl<'a> Scanner<'a> {
     fn key_values(&mut self) {
         let b = self.b;
         let mut i = 0;
-        while let Some(off) = memchr::memchr2(b':', b'=', &b[i..]) {
-            i += off;
+        while let Some(at) = next_bit(&self.blocks, i, |k| k.seps) {
+            i = at;
             let c = b[i];
             if c == b':' {
                 self.ipv6_at(i);
