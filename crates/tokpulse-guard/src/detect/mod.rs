@@ -325,6 +325,9 @@ struct Block {
 thread_local! {
     /// The blocks of the text being scanned, kept between scans (no allocation per text).
     static BLOCKS: std::cell::Cell<Vec<Block>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The cues of the text being scanned, likewise.
+    static CUES_FOUND: std::cell::Cell<Vec<(usize, usize, Cue)>> =
+        const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// The blocks of `b`, into `out` (cleared first).
@@ -444,6 +447,7 @@ struct Scanner<'a> {
 impl Drop for Scanner<'_> {
     fn drop(&mut self) {
         BLOCKS.set(std::mem::take(&mut self.blocks));
+        CUES_FOUND.set(std::mem::take(&mut self.cues));
     }
 }
 
@@ -490,7 +494,11 @@ impl<'a> Scanner<'a> {
             det: &det.inner,
             text,
             b: text.as_bytes(),
-            cues: Vec::new(),
+            cues: {
+                let mut cues = CUES_FOUND.take();
+                cues.clear();
+                cues
+            },
             spans: Vec::new(),
             v6_until: 0,
             blocks: BLOCKS.take(),
@@ -1938,31 +1946,30 @@ fn resolve_overlaps(mut spans: Vec<Span>) -> Vec<Span> {
     }
     let key = |s: &Span| (s.entity.rank(), s.end - s.start);
     spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
-    for s in spans {
-        loop {
-            match out.last_mut() {
-                Some(last) if s.start < last.end => {
-                    if key(&s) > key(last) {
-                        if last.start < s.start {
-                            last.end = s.start;
-                            break;
-                        }
-                        out.pop();
-                        continue;
-                    }
+    // In place: the spans kept so far are `spans[..w]`, never more than the spans read.
+    let mut w = 0;
+    for r in 0..spans.len() {
+        let s = spans[r];
+        while w > 0 {
+            let last = &mut spans[w - 1];
+            if s.start < last.end && key(&s) > key(last) {
+                if last.start < s.start {
+                    last.end = s.start;
+                    break;
                 }
-                _ => break,
+                w -= 1;
+                continue;
             }
-            // The earlier span wins: `s` is dropped.
+            // The earlier span wins (`s` is dropped below), or no overlap.
             break;
         }
-        match out.last() {
-            Some(last) if s.start < last.end => {}
-            _ => out.push(s),
+        if w == 0 || s.start >= spans[w - 1].end {
+            spans[w] = s;
+            w += 1;
         }
     }
-    out
+    spans.truncate(w);
+    spans
 }
 
 #[cfg(test)]
