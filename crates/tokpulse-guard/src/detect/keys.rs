@@ -153,10 +153,10 @@ const CLASSES: [KeyClass; 7] = [
 thread_local! {
     /// Recent answers of [`classify_normalised`], by a hash of the key: logs repeat the same
     /// few dozen keys line after line. A slot is overwritten by the next key that hashes to it.
-    static MEMO: std::cell::RefCell<[Slot; MEMO_SLOTS]> = const {
-        std::cell::RefCell::new(
-            [Slot { words: [0; MEMO_KEY / 8], len: u8::MAX, class: 0 }; MEMO_SLOTS],
-        )
+    static MEMO: [std::cell::Cell<Slot>; MEMO_SLOTS] = const {
+        [const {
+            std::cell::Cell::new(Slot { words: [0; MEMO_KEY / 8], len: u8::MAX, class: 0 })
+        }; MEMO_SLOTS]
     };
 }
 
@@ -188,7 +188,7 @@ pub(crate) fn classify_remembered(buf: &[u8; 48], n: usize) -> Option<KeyClass> 
     let index = (h >> (64 - MEMO_SLOTS.trailing_zeros())) as usize % MEMO_SLOTS;
     let len = n as u8;
     let hit = MEMO.with(|m| {
-        let slot = m.borrow()[index];
+        let slot = m[index].get();
         (slot.len == len && slot.words == words).then_some(slot.class)
     });
     if let Some(class) = hit {
@@ -199,11 +199,11 @@ pub(crate) fn classify_remembered(buf: &[u8; 48], n: usize) -> Option<KeyClass> 
         1 + CLASSES.iter().position(|&x| x == c).unwrap_or(0) as u8
     });
     MEMO.with(|m| {
-        m.borrow_mut()[index] = Slot {
+        m[index].set(Slot {
             words,
             len,
             class: code,
-        }
+        });
     });
     class
 }

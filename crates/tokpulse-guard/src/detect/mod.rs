@@ -513,8 +513,9 @@ impl<'a> Scanner<'a> {
         {
             // A mask we wrote earlier is not a value: redacting twice changes nothing.
             let v = &self.text[start..end];
+            // Values are short: a byte loop, not a `memchr` call.
             if v.starts_with('[') && v.ends_with(']')
-                || (memchr::memchr(b'[', v.as_bytes()).is_some() && contains_mask(v))
+                || (v.bytes().any(|c| c == b'[') && contains_mask(v))
             {
                 return;
             }
@@ -1524,9 +1525,13 @@ impl<'a> Scanner<'a> {
                 let mut buf = [0u8; 48];
                 let class = keys::normalised_key(&label[from..], &mut buf)
                     .and_then(|n| keys::classify_remembered(&buf, n));
-                match label[from..].find(' ') {
-                    Some(sp) if class.is_none() => from += sp + 1,
-                    _ => break class,
+                if class.is_some() {
+                    break class;
+                }
+                // Labels are short: a byte loop, not a `memchr` call.
+                match label.as_bytes()[from..].iter().position(|&c| c == b' ') {
+                    Some(sp) => from += sp + 1,
+                    None => break class,
                 }
             };
             let Some(class) = class else {
@@ -1557,11 +1562,12 @@ impl<'a> Scanner<'a> {
         if e > 0 && matches!(b[e - 1], b'"' | b'\'') {
             let q = b[e - 1];
             let ke = e - 1;
-            let mut ks = ke;
-            while ks > 0 && b[ks - 1] != q && ke - ks < 48 && b[ks - 1] != b'\n' {
-                ks -= 1;
-            }
-            return (ks > 0 && b[ks - 1] == q && ke > ks).then_some((ks, ke));
+            // The opening quote: within 48 bytes of key and the byte before them, not past a
+            // line break.
+            let lo = ke.saturating_sub(49);
+            let open = b[lo..ke].iter().rposition(|&c| c == q || c == b'\n')?;
+            let ks = lo + open + 1;
+            return (b[ks - 1] == q && ke > ks).then_some((ks, ke));
         }
         // Back over words, `-`, `.` and spaces, at most 40 bytes, keeping the last three words
         // of a label (`Please confirm your Date of birth`), in one pass.
