@@ -465,6 +465,8 @@ fn placeholder(v: &str) -> bool {
     if first.is_ascii_digit() || (first >= 0x80) {
         return false;
     }
+    // The words below are three to nine bytes long.
+    let word = (3..=9).contains(&t.len());
     t.is_empty()
         || t.bytes()
             .all(|c| matches!(c, b'*' | b'x' | b'X' | b'.' | b'#' | b'-' | b'?'))
@@ -473,19 +475,20 @@ fn placeholder(v: &str) -> bool {
         || t.starts_with("${")
         || t.starts_with("{{")
         || t.starts_with('%')
-        || [
-            "true",
-            "false",
-            "null",
-            "none",
-            "nil",
-            "undefined",
-            "redacted",
-            "required",
-            "changeme",
-        ]
-        .iter()
-        .any(|w| t.eq_ignore_ascii_case(w))
+        || word
+            && [
+                "true",
+                "false",
+                "null",
+                "none",
+                "nil",
+                "undefined",
+                "redacted",
+                "required",
+                "changeme",
+            ]
+            .iter()
+            .any(|w| t.eq_ignore_ascii_case(w))
 }
 
 impl<'a> Scanner<'a> {
@@ -1072,17 +1075,23 @@ impl<'a> Scanner<'a> {
         }
         let after = b.get(end).copied().unwrap_or(b' ');
         let plus = b[start] == b'+';
-        let paren = b[start] == b'(' || b[start..end].contains(&b'(');
+        // A `(` in the number: at its start or between two groups (the rest is digits and a
+        // closing `)`).
+        let mut paren = b[start] == b'(';
         let mut lens_buf = [0usize; 10];
         let mut seps_buf = [0u8; 10];
         for (k, &(s, e)) in g.iter().enumerate() {
             lens_buf[k] = e - s;
             if k > 0 {
-                seps_buf[k - 1] = b[g[k - 1].1..s]
-                    .iter()
-                    .copied()
-                    .find(|&c| c != b')' && c != b'(')
-                    .unwrap_or(b' ');
+                let mut sep = None;
+                for &c in &b[g[k - 1].1..s] {
+                    if c == b'(' {
+                        paren = true;
+                    } else if c != b')' && sep.is_none() {
+                        sep = Some(c);
+                    }
+                }
+                seps_buf[k - 1] = sep.unwrap_or(b' ');
             }
         }
         let lens = &lens_buf[..g.len()];
