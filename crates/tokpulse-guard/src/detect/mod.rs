@@ -264,7 +264,7 @@ impl fmt::Debug for Detector {
     }
 }
 
-/// Each byte's classes for [`classes64`], class `k` as bit `8 * k`: class 0 a start byte
+/// Each byte's classes for [`classes64`], class `k` as bit `16 * k`: class 0 a start byte
 /// (ASCII digit, capital, `+`, `(`), 1 a word byte (ASCII letter, digit, `_`), 2 a key
 /// separator (`:`, `=`), 3 a comma.
 static BYTE_CLASSES: [u64; 256] = {
@@ -278,13 +278,13 @@ static BYTE_CLASSES: [u64; 256] = {
             t[c] |= 1;
         }
         if digit || upper || b.is_ascii_lowercase() || b == b'_' {
-            t[c] |= 1 << 8;
-        }
-        if b == b':' || b == b'=' {
             t[c] |= 1 << 16;
         }
+        if b == b':' || b == b'=' {
+            t[c] |= 1 << 32;
+        }
         if b == b',' {
-            t[c] |= 1 << 24;
+            t[c] |= 1 << 48;
         }
         c += 1;
     }
@@ -292,18 +292,18 @@ static BYTE_CLASSES: [u64; 256] = {
 };
 
 /// Bit masks of 64 bytes (bit `k` for byte `k`): start bytes, word bytes, key separators and
-/// commas. Eight bytes at a time, each byte's classes from one table shifted to its lane: byte
-/// `k` of the sum is class `k`'s eight bits (no branch per byte).
+/// commas. Sixteen bytes at a time, each byte's classes from one table shifted by its place:
+/// bits `16 * k ..` of the sum are class `k`'s sixteen bits (no branch per byte).
 #[inline]
 fn classes64(chunk: &[u8; 64]) -> [u64; 4] {
     let mut masks = [0u64; 4];
-    for (g, lanes) in chunk.chunks_exact(8).enumerate() {
+    for (g, lanes) in chunk.chunks_exact(16).enumerate() {
         let mut x = 0u64;
         for (j, &c) in lanes.iter().enumerate() {
             x |= BYTE_CLASSES[usize::from(c)] << j;
         }
         for (k, mask) in masks.iter_mut().enumerate() {
-            *mask |= ((x >> (8 * k)) & 0xff) << (8 * g);
+            *mask |= ((x >> (16 * k)) & 0xffff) << (16 * g);
         }
     }
     masks
