@@ -294,10 +294,13 @@ static BYTE_CLASSES: [u64; 256] = {
 /// Bit masks of 64 bytes (bit `k` for byte `k`): start bytes, word bytes, key separators and
 /// commas. Sixteen bytes at a time, each byte's classes from one table shifted by its place:
 /// bits `16 * k ..` of the sum are class `k`'s sixteen bits (no branch per byte).
+/// `also` is called with each sixteen bytes in turn, so that another walk over them (the
+/// trigger automaton's) runs interleaved with this one.
 #[inline]
-fn classes64(chunk: &[u8; 64]) -> [u64; 4] {
+fn classes64(chunk: &[u8; 64], mut also: impl FnMut(&[u8])) -> [u64; 4] {
     let mut masks = [0u64; 4];
     for (g, lanes) in chunk.chunks_exact(16).enumerate() {
+        also(lanes);
         let mut x = 0u64;
         for (j, &c) in lanes.iter().enumerate() {
             x |= BYTE_CLASSES[usize::from(c)] << j;
@@ -330,18 +333,20 @@ thread_local! {
         const { std::cell::Cell::new(Vec::new()) };
 }
 
-/// The blocks of `b`, into `out` (cleared first).
-fn classify_blocks(b: &[u8], out: &mut Vec<Block>) {
+/// The blocks of `b`, into `out` (cleared first). `also` is called with every byte of `b`,
+/// in order, a piece at a time.
+fn classify_blocks(b: &[u8], out: &mut Vec<Block>, mut also: impl FnMut(&[u8])) {
     out.clear();
     out.reserve(b.len().div_ceil(64));
     let mut prev_word = 0u64;
     for chunk in b.chunks(64) {
         let [starts, words, seps, commas] = if let Ok(full) = <&[u8; 64]>::try_from(chunk) {
-            classes64(full)
+            classes64(full, &mut also)
         } else {
+            also(chunk);
             let mut padded = [0u8; 64];
             padded[..chunk.len()].copy_from_slice(chunk);
-            classes64(&padded)
+            classes64(&padded, |_| {})
         };
         let cands = starts & !((words << 1) | prev_word);
         prev_word = (words >> (chunk.len() - 1)) & 1;
@@ -527,14 +532,17 @@ impl<'a> Scanner<'a> {
     }
 
     fn run(&mut self) {
-        classify_blocks(self.b, &mut self.blocks);
+        // One pass over the bytes: their classes, and the trigger automaton's walk.
+        let triggers = &self.det.cues;
+        let mut walk = triggers.walk();
+        let cues = &mut self.cues;
+        let mut found = |s, e, pattern: usize| cues.push((s, e, CUES[pattern].1));
+        classify_blocks(self.b, &mut self.blocks, |piece| {
+            triggers.feed(&mut walk, piece, &mut found);
+        });
         if self.b.is_empty() {
             return;
         }
-        let cues = &mut self.cues;
-        self.det
-            .cues
-            .find(self.b, |s, e, pattern| cues.push((s, e, CUES[pattern].1)));
         // Matches come in end order; context look-ups want start order.
         self.cues.sort_unstable_by_key(|c| c.0);
         for i in 0..self.cues.len() {

@@ -368,7 +368,7 @@ fn byte_classes_in_bulk_match_byte_by_byte() {
     // Every byte value at every position.
     for shift in 0..=255u8 {
         let chunk: [u8; 64] = std::array::from_fn(|k| (k as u8).wrapping_add(shift));
-        let [starts, words, seps, commas] = classes64(&chunk);
+        let [starts, words, seps, commas] = classes64(&chunk, |_| {});
         for (k, &c) in chunk.iter().enumerate() {
             assert_eq!(starts >> k & 1 == 1, start(c), "start {c:#x} at {k}");
             assert_eq!(words >> k & 1 == 1, word(c), "word {c:#x} at {k}");
@@ -438,7 +438,7 @@ fn byte_classes_of_every_byte() {
         for c in 0..=255u8 {
             let mut chunk = [b' '; 64];
             chunk[pos] = c;
-            let [starts, words, seps, commas] = classes64(&chunk);
+            let [starts, words, seps, commas] = classes64(&chunk, |_| {});
             let start = c.is_ascii_digit() || c.is_ascii_uppercase() || c == b'+' || c == b'(';
             assert_eq!(starts, u64::from(start) << pos, "start {c:#x} at {pos}");
             assert_eq!(words, u64::from(is_word(c)) << pos, "word {c:#x} at {pos}");
@@ -448,7 +448,7 @@ fn byte_classes_of_every_byte() {
         }
     }
     let all: [u8; 64] = std::array::from_fn(|k| b"a1Z_+(-x"[k % 8]);
-    let [starts, words, ..] = classes64(&all);
+    let [starts, words, ..] = classes64(&all, |_| {});
     assert_eq!(starts, 0x3636_3636_3636_3636);
     assert_eq!(words, 0x8f8f_8f8f_8f8f_8f8f);
 }
@@ -465,7 +465,7 @@ fn next_bit_finds_each_position_in_order() {
         })
         .collect();
     let mut blocks = Vec::new();
-    classify_blocks(&text, &mut blocks);
+    classify_blocks(&text, &mut blocks, |_| {});
     let mut found = Vec::new();
     let mut from = 0;
     while let Some(at) = next_bit(&blocks, from, |k| k.seps) {

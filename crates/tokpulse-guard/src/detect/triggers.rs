@@ -132,13 +132,34 @@ impl Triggers {
     }
 
     /// Calls `found(start, end, pattern)` for each match, in order.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn find(&self, hay: &[u8], mut found: impl FnMut(usize, usize, usize)) {
+        let mut walk = self.walk();
+        self.feed(&mut walk, hay, &mut found);
+    }
+
+    /// A walk from the start of a text, fed piece by piece with [`Triggers::feed`].
+    pub(crate) fn walk(&self) -> Walk {
+        Walk {
+            state: self.start as usize,
+            at: 0,
+        }
+    }
+
+    /// Walks `piece`, the text's next bytes, calling `found(start, end, pattern)` for each
+    /// match, in order. Pieces of a multiple of eight bytes walk fastest.
+    #[inline]
+    pub(crate) fn feed(
+        &self,
+        walk: &mut Walk,
+        piece: &[u8],
+        found: &mut impl FnMut(usize, usize, usize),
+    ) {
         let trans = &*self.trans;
         let classes = &self.classes;
-        let mut s = self.start as usize;
-        let mut at = 0;
-        let mut chunks = hay.chunks_exact(8);
+        let mut s = walk.state;
+        let mut at = walk.at;
+        let mut chunks = piece.chunks_exact(8);
         for chunk in &mut chunks {
             let from = s;
             let mut seen = 0;
@@ -147,14 +168,21 @@ impl Triggers {
                 seen |= s;
             }
             if seen & FLAG != 0 {
-                self.report(from, chunk, at, &mut found);
+                self.report(from, chunk, at, found);
             }
             at += 8;
         }
-        self.report(s, chunks.remainder(), at, &mut found);
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            s = self.report(s, rest, at, found);
+            at += rest.len();
+        }
+        walk.state = s;
+        walk.at = at;
     }
 
-    /// Walks `chunk` (at `at` in the text) again from state `s`, reporting its matches.
+    /// Walks `chunk` (at `at` in the text) again from state `s`, reporting its matches;
+    /// returns the state after it.
     #[inline(never)]
     fn report(
         &self,
@@ -162,7 +190,7 @@ impl Triggers {
         chunk: &[u8],
         at: usize,
         found: &mut impl FnMut(usize, usize, usize),
-    ) {
+    ) -> usize {
         for (k, &byte) in chunk.iter().enumerate() {
             s = self.trans[(s + usize::from(self.classes[usize::from(byte)])) & (TABLE - 1)]
                 as usize;
@@ -173,7 +201,14 @@ impl Triggers {
                 found(end - len as usize, end, pid as usize);
             }
         }
+        s
     }
+}
+
+/// Where a walk over a text is: its state and how many bytes it has walked.
+pub(crate) struct Walk {
+    state: usize,
+    at: usize,
 }
 
 #[cfg(test)]
@@ -214,6 +249,15 @@ mod tests {
                 .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
                 .collect();
             assert_eq!(ours, theirs, "{hay}");
+            // Fed piece by piece, of any size, the walk finds the same.
+            for size in 1..=17 {
+                let mut walk = t.walk();
+                let mut pieces = Vec::new();
+                for piece in hay.as_bytes().chunks(size) {
+                    t.feed(&mut walk, piece, &mut |s, e, p| pieces.push((s, e, p)));
+                }
+                assert_eq!(pieces, theirs, "{hay} in pieces of {size}");
+            }
         }
     }
 }
