@@ -358,6 +358,31 @@ fn classify_blocks(b: &[u8], out: &mut Vec<Block>, mut also: impl FnMut(&[u8])) 
     }
 }
 
+/// What a byte is in an unquoted key, for [`Scanner::key_before`]: a space, an ASCII letter,
+/// another key byte (digit, `_`, `-`, `.`), or none (the key stops).
+static KEY_BYTES: [u8; 256] = {
+    let mut t = [KEY_STOP; 256];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        t[c] = if b == b' ' {
+            KEY_SPACE
+        } else if b.is_ascii_alphabetic() {
+            KEY_LETTER
+        } else if b.is_ascii_digit() || b == b'_' || b == b'-' || b == b'.' {
+            KEY_OTHER
+        } else {
+            KEY_STOP
+        };
+        c += 1;
+    }
+    t
+};
+const KEY_STOP: u8 = 0;
+const KEY_SPACE: u8 = 1;
+const KEY_LETTER: u8 = 2;
+const KEY_OTHER: u8 = 3;
+
 /// The first position at or after `from` whose bit is set in `field` of the blocks.
 #[inline]
 fn next_bit(blocks: &[Block], from: usize, field: impl Fn(&Block) -> u64) -> Option<usize> {
@@ -1593,16 +1618,16 @@ impl<'a> Scanner<'a> {
         // The letter nearest the separator: a key has one.
         let mut letter = None;
         while s > 0 && e - s < 40 {
-            let c = b[s - 1];
-            if c == b' ' {
-                spaces += 1;
-                if spaces == 3 {
-                    break;
+            match KEY_BYTES[usize::from(b[s - 1])] {
+                KEY_SPACE => {
+                    spaces += 1;
+                    if spaces == 3 {
+                        break;
+                    }
                 }
-            } else if !(is_word(c) || c == b'-' || c == b'.') {
-                break;
-            } else if letter.is_none() && c.is_ascii_alphabetic() {
-                letter = Some(s - 1);
+                KEY_STOP => break,
+                KEY_LETTER if letter.is_none() => letter = Some(s - 1),
+                _ => {}
             }
             s -= 1;
         }
@@ -1653,11 +1678,21 @@ impl<'a> Scanner<'a> {
         if let Some(&q) = b.get(s).filter(|&&q| q == b'"' || q == b'\'') {
             let vs = s + 1;
             let mut e = vs;
-            while e < b.len() && b[e] != q && b[e] != b'\n' && e - vs < 512 {
-                if b[e] == b'\\' {
-                    e += 1;
+            // To the closing quote or the line's end, over escapes, at most 512 bytes.
+            loop {
+                let lim = b.len().min(vs + 512);
+                let Some(off) = b
+                    .get(e..lim)
+                    .and_then(|w| memchr::memchr3(q, b'\n', b'\\', w))
+                else {
+                    e = e.max(lim);
+                    break;
+                };
+                e += off;
+                if b[e] != b'\\' {
+                    break;
                 }
-                e += 1;
+                e += 2;
             }
             return (vs, e.min(b.len()));
         }
