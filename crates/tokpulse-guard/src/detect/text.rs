@@ -10,14 +10,17 @@ pub(crate) fn char_before(text: &str, i: usize) -> Option<char> {
     text.get(..i).and_then(|s| s.chars().next_back())
 }
 
+#[inline]
 pub(crate) fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF // Han
-        | 0x30A0..=0x30FF // Katakana
-        | 0xAC00..=0xD7AF // Hangul syllables
-        | 0x3005 // 々
-        | 0x3040..=0x309F // Hiragana
-    )
+    // Every range below starts at U+3005 or later: most chars are ruled out by one compare.
+    (c as u32) >= 0x3005
+        && matches!(c as u32,
+            0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF // Han
+            | 0x30A0..=0x30FF // Katakana
+            | 0xAC00..=0xD7AF // Hangul syllables
+            | 0x3005 // 々
+            | 0x3040..=0x309F // Hiragana
+        )
 }
 
 /// Scripts without letter case whose names are words of letters (Arabic, Devanagari, Hebrew,
@@ -436,7 +439,13 @@ fn cased_word(text: &str, i: usize) -> Option<usize> {
     let mut chars = 1;
     let mut lower = first.is_lowercase();
     for (off, c) in it {
-        if c.is_alphabetic() && !is_cjk(c) {
+        if c.is_ascii_alphabetic() {
+            // The common case, without the Unicode tables.
+            letters += 1;
+            end = i + off + 1;
+            chars += 1;
+            lower |= c.is_ascii_lowercase();
+        } else if c.is_alphabetic() && !is_cjk(c) {
             letters += 1;
             end = i + off + c.len_utf8();
             chars += 1;
