@@ -397,6 +397,28 @@ fn next_bit(blocks: &[Block], from: usize, field: impl Fn(&Block) -> u64) -> Opt
     }
 }
 
+/// Whether the candidate at `i` is a capital that [`Scanner::number_at`] would pass over:
+/// neither a word of letters followed by a space (a given name's shape) nor two capitals and
+/// two digits (an IBAN's). Most capitals are these, and cost no call.
+#[inline]
+fn plain_capital(b: &[u8], i: usize) -> bool {
+    if !b[i].is_ascii_uppercase() {
+        return false;
+    }
+    if i + 3 < b.len() && b[i + 1].is_ascii_lowercase() {
+        let e = i + b[i..]
+            .iter()
+            .take(16)
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        return b.get(e) != Some(&b' ');
+    }
+    !(i + 3 < b.len()
+        && b[i + 1].is_ascii_uppercase()
+        && b[i + 2].is_ascii_digit()
+        && b[i + 3].is_ascii_digit())
+}
+
 /// Street types and particles that may start a European street name.
 const STREET_WORDS: &str = "via|viale|vicolo|piazza|corso|largo|strada|contrada|borgo|calle|\
     avenida|paseo|plaza|camino|ronda|carrer|cañada|ulica|ul\\.|aleja|al\\.|plac|osiedle|rue|\
@@ -982,7 +1004,11 @@ impl<'a> Scanner<'a> {
                 let i = k * 64 + candidates.trailing_zeros() as usize;
                 candidates &= candidates - 1;
                 if i >= next {
-                    next = self.number_at(i);
+                    next = if plain_capital(self.b, i) {
+                        i + 1
+                    } else {
+                        self.number_at(i)
+                    };
                 }
             }
         }

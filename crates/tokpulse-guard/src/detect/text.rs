@@ -26,7 +26,8 @@ pub(crate) fn is_cjk(c: char) -> bool {
 /// Scripts without letter case whose names are words of letters (Arabic, Devanagari, Hebrew,
 /// Thai…): anything alphabetic that is neither cased nor CJK.
 fn is_uncased_letter(c: char) -> bool {
-    c.is_alphabetic() && !c.is_lowercase() && !c.is_uppercase() && !is_cjk(c) && !c.is_ascii()
+    // ASCII first: it rules out most chars without the Unicode tables.
+    !c.is_ascii() && c.is_alphabetic() && !c.is_lowercase() && !c.is_uppercase() && !is_cjk(c)
 }
 
 /// Words that look like capitalised names but start sentences or labels.
