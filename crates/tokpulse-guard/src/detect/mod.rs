@@ -498,8 +498,13 @@ struct Scanner<'a> {
 
 impl Drop for Scanner<'_> {
     fn drop(&mut self) {
-        BLOCKS.set(std::mem::take(&mut self.blocks));
-        CUES_FOUND.set(std::mem::take(&mut self.cues));
+        // Kept for the next text unless a huge one made them big (1 MB of text, 4,096 cues).
+        if self.blocks.capacity() <= 1 << 14 {
+            BLOCKS.set(std::mem::take(&mut self.blocks));
+        }
+        if self.cues.capacity() <= 1 << 12 {
+            CUES_FOUND.set(std::mem::take(&mut self.cues));
+        }
     }
 }
 
