@@ -128,7 +128,8 @@ pub(crate) fn classify(key: &str) -> Option<KeyClass> {
 
 /// Keys up to this long (normalised) are remembered.
 const MEMO_KEY: usize = 32;
-const MEMO_SLOTS: usize = 256;
+/// Slots of the memo (40 KB a thread): the dev set's 622 distinct keys mostly fit.
+const MEMO_SLOTS: usize = 1024;
 
 /// One remembered key: its bytes packed into words (zero past its length), its length, and
 /// its class (`0` for none, `1 + class` otherwise).
@@ -152,10 +153,10 @@ const CLASSES: [KeyClass; 7] = [
 thread_local! {
     /// Recent answers of [`classify_normalised`], by a hash of the key: logs repeat the same
     /// few dozen keys line after line. A slot is overwritten by the next key that hashes to it.
-    static MEMO: std::cell::RefCell<[Slot; MEMO_SLOTS]> = const {
-        std::cell::RefCell::new(
-            [Slot { words: [0; MEMO_KEY / 8], len: u8::MAX, class: 0 }; MEMO_SLOTS],
-        )
+    static MEMO: [std::cell::Cell<Slot>; MEMO_SLOTS] = const {
+        [const {
+            std::cell::Cell::new(Slot { words: [0; MEMO_KEY / 8], len: u8::MAX, class: 0 })
+        }; MEMO_SLOTS]
     };
 }
 
@@ -163,6 +164,14 @@ thread_local! {
 /// [`normalised_key`] leaves a zeroed buffer: zero past `n`.
 pub(crate) fn classify_remembered(buf: &[u8; 48], n: usize) -> Option<KeyClass> {
     let k = &buf[..n];
+    // Every root is two letters or more: a key without two letters in a row (`20260728t18`
+    // before the `:` of a time) is none, and is not remembered in place of one that is.
+    if !k
+        .windows(2)
+        .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_lowercase())
+    {
+        return None;
+    }
     if n > MEMO_KEY {
         return classify_normalised(k);
     }
@@ -176,10 +185,10 @@ pub(crate) fn classify_remembered(buf: &[u8; 48], n: usize) -> Option<KeyClass> 
     for w in words {
         h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
-    let index = (h >> 56) as usize % MEMO_SLOTS;
+    let index = (h >> (64 - MEMO_SLOTS.trailing_zeros())) as usize % MEMO_SLOTS;
     let len = n as u8;
     let hit = MEMO.with(|m| {
-        let slot = m.borrow()[index];
+        let slot = m[index].get();
         (slot.len == len && slot.words == words).then_some(slot.class)
     });
     if let Some(class) = hit {
@@ -190,11 +199,11 @@ pub(crate) fn classify_remembered(buf: &[u8; 48], n: usize) -> Option<KeyClass> 
         1 + CLASSES.iter().position(|&x| x == c).unwrap_or(0) as u8
     });
     MEMO.with(|m| {
-        m.borrow_mut()[index] = Slot {
+        m[index].set(Slot {
             words,
             len,
             class: code,
-        }
+        });
     });
     class
 }

@@ -264,13 +264,11 @@ impl fmt::Debug for Detector {
     }
 }
 
-static COMMA_SPACE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b", "));
-
-/// Each byte's classes for [`classes64`]: bit 0 a start byte (ASCII digit, capital, `+`,
-/// `(`), bit 1 a word byte (ASCII letter, digit, `_`).
-static BYTE_CLASSES: [u8; 256] = {
-    let mut t = [0u8; 256];
+/// Each byte's classes for [`classes64`], class `k` as bit `16 * k`: class 0 a start byte
+/// (ASCII digit, capital, `+`, `(`), 1 a word byte (ASCII letter, digit, `_`), 2 a key
+/// separator (`:`, `=`), 3 a comma.
+static BYTE_CLASSES: [u64; 256] = {
+    let mut t = [0u64; 256];
     let mut c = 0;
     while c < 128 {
         let b = c as u8;
@@ -280,29 +278,145 @@ static BYTE_CLASSES: [u8; 256] = {
             t[c] |= 1;
         }
         if digit || upper || b.is_ascii_lowercase() || b == b'_' {
-            t[c] |= 2;
+            t[c] |= 1 << 16;
+        }
+        if b == b':' || b == b'=' {
+            t[c] |= 1 << 32;
+        }
+        if b == b',' {
+            t[c] |= 1 << 48;
         }
         c += 1;
     }
     t
 };
 
-/// Bit masks of the start bytes and the word bytes among 64 bytes (bit `k` for byte `k`):
-/// each byte's classes from one table, eight at a time in a `u64`, packed to eight bits with
-/// one multiply (no branch per byte).
+/// Bit masks of 64 bytes (bit `k` for byte `k`): start bytes, word bytes, key separators and
+/// commas. Sixteen bytes at a time, each byte's classes from one table shifted by its place:
+/// bits `16 * k ..` of the sum are class `k`'s sixteen bits (no branch per byte).
+/// `also` is called with each sixteen bytes in turn, so that another walk over them (the
+/// trigger automaton's) runs interleaved with this one.
 #[inline]
-fn classes64(chunk: &[u8; 64]) -> (u64, u64) {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    // Bit 0 of each of the eight lanes as eight bits, lane 0 lowest.
-    let pack = |m: u64| ((m & ONES).wrapping_mul(0x0102_0408_1020_4080) >> 56) & 0xff;
-    let mut starts = 0u64;
-    let mut words = 0u64;
-    for (k, lanes) in chunk.chunks_exact(8).enumerate() {
-        let x = u64::from_le_bytes(std::array::from_fn(|j| BYTE_CLASSES[usize::from(lanes[j])]));
-        starts |= pack(x) << (8 * k);
-        words |= pack(x >> 1) << (8 * k);
+fn classes64(chunk: &[u8; 64], mut also: impl FnMut(&[u8])) -> [u64; 4] {
+    let mut masks = [0u64; 4];
+    for (g, lanes) in chunk.chunks_exact(16).enumerate() {
+        also(lanes);
+        let mut x = 0u64;
+        for (j, &c) in lanes.iter().enumerate() {
+            x |= BYTE_CLASSES[usize::from(c)] << j;
+        }
+        for (k, mask) in masks.iter_mut().enumerate() {
+            *mask |= ((x >> (16 * k)) & 0xffff) << (16 * g);
+        }
     }
-    (starts, words)
+    masks
+}
+
+/// The text's bytes of interest, 64 bytes a block, found in one pass before the detectors run:
+/// each detector then visits only its candidate positions.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    /// Number candidates: start bytes not after a word byte (a token never starts inside a
+    /// word: `a1`, `x2f`, `ID42`).
+    cands: u64,
+    /// `:` and `=`.
+    seps: u64,
+    /// `,`.
+    commas: u64,
+}
+
+thread_local! {
+    /// The blocks of the text being scanned, kept between scans (no allocation per text).
+    static BLOCKS: std::cell::Cell<Vec<Block>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The cues of the text being scanned, likewise.
+    static CUES_FOUND: std::cell::Cell<Vec<(usize, usize, Cue)>> =
+        const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The blocks of `b`, into `out` (cleared first). `also` is called with every byte of `b`,
+/// in order, a piece at a time.
+fn classify_blocks(b: &[u8], out: &mut Vec<Block>, mut also: impl FnMut(&[u8])) {
+    out.clear();
+    out.reserve(b.len().div_ceil(64));
+    let mut prev_word = 0u64;
+    for chunk in b.chunks(64) {
+        let [starts, words, seps, commas] = if let Ok(full) = <&[u8; 64]>::try_from(chunk) {
+            classes64(full, &mut also)
+        } else {
+            also(chunk);
+            let mut padded = [0u8; 64];
+            padded[..chunk.len()].copy_from_slice(chunk);
+            classes64(&padded, |_| {})
+        };
+        let cands = starts & !((words << 1) | prev_word);
+        prev_word = (words >> (chunk.len() - 1)) & 1;
+        out.push(Block {
+            cands,
+            seps,
+            commas,
+        });
+    }
+}
+
+/// What a byte is in an unquoted key, for [`Scanner::key_before`]: a space, an ASCII letter,
+/// another key byte (digit, `_`, `-`, `.`), or none (the key stops).
+static KEY_BYTES: [u8; 256] = {
+    let mut t = [KEY_STOP; 256];
+    let mut c = 0;
+    while c < 128 {
+        let b = c as u8;
+        t[c] = if b == b' ' {
+            KEY_SPACE
+        } else if b.is_ascii_alphabetic() {
+            KEY_LETTER
+        } else if b.is_ascii_digit() || b == b'_' || b == b'-' || b == b'.' {
+            KEY_OTHER
+        } else {
+            KEY_STOP
+        };
+        c += 1;
+    }
+    t
+};
+const KEY_STOP: u8 = 0;
+const KEY_SPACE: u8 = 1;
+const KEY_LETTER: u8 = 2;
+const KEY_OTHER: u8 = 3;
+
+/// The first position at or after `from` whose bit is set in `field` of the blocks.
+#[inline]
+fn next_bit(blocks: &[Block], from: usize, field: impl Fn(&Block) -> u64) -> Option<usize> {
+    let mut k = from / 64;
+    let mut m = field(blocks.get(k)?) & (!0u64 << (from % 64));
+    loop {
+        if m != 0 {
+            return Some(k * 64 + m.trailing_zeros() as usize);
+        }
+        k += 1;
+        m = field(blocks.get(k)?);
+    }
+}
+
+/// Whether the candidate at `i` is a capital that [`Scanner::number_at`] would pass over:
+/// neither a word of letters followed by a space (a given name's shape) nor two capitals and
+/// two digits (an IBAN's). Most capitals are these, and cost no call.
+#[inline]
+fn plain_capital(b: &[u8], i: usize) -> bool {
+    if !b[i].is_ascii_uppercase() {
+        return false;
+    }
+    if i + 3 < b.len() && b[i + 1].is_ascii_lowercase() {
+        let e = i + b[i..]
+            .iter()
+            .take(16)
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        return b.get(e) != Some(&b' ');
+    }
+    !(i + 3 < b.len()
+        && b[i + 1].is_ascii_uppercase()
+        && b[i + 2].is_ascii_digit()
+        && b[i + 3].is_ascii_digit())
 }
 
 /// Street types and particles that may start a European street name.
@@ -365,7 +479,7 @@ impl Detector {
         if let Some(class) = key.and_then(classify_key) {
             sc.whole_value(class, 0, text.len(), true);
         }
-        resolve_overlaps(sc.spans)
+        resolve_overlaps(std::mem::take(&mut sc.spans))
     }
 }
 
@@ -378,6 +492,20 @@ struct Scanner<'a> {
     spans: Vec<Span>,
     /// IPv6 runs are looked at once, from their first colon.
     v6_until: usize,
+    /// The text's [`Block`]s.
+    blocks: Vec<Block>,
+}
+
+impl Drop for Scanner<'_> {
+    fn drop(&mut self) {
+        // Kept for the next text unless a huge one made them big (1 MB of text, 4,096 cues).
+        if self.blocks.capacity() <= 1 << 14 {
+            BLOCKS.set(std::mem::take(&mut self.blocks));
+        }
+        if self.cues.capacity() <= 1 << 12 {
+            CUES_FOUND.set(std::mem::take(&mut self.cues));
+        }
+    }
 }
 
 fn is_word(c: u8) -> bool {
@@ -394,6 +522,8 @@ fn placeholder(v: &str) -> bool {
     if first.is_ascii_digit() || (first >= 0x80) {
         return false;
     }
+    // The words below are three to nine bytes long.
+    let word = (3..=9).contains(&t.len());
     t.is_empty()
         || t.bytes()
             .all(|c| matches!(c, b'*' | b'x' | b'X' | b'.' | b'#' | b'-' | b'?'))
@@ -402,19 +532,20 @@ fn placeholder(v: &str) -> bool {
         || t.starts_with("${")
         || t.starts_with("{{")
         || t.starts_with('%')
-        || [
-            "true",
-            "false",
-            "null",
-            "none",
-            "nil",
-            "undefined",
-            "redacted",
-            "required",
-            "changeme",
-        ]
-        .iter()
-        .any(|w| t.eq_ignore_ascii_case(w))
+        || word
+            && [
+                "true",
+                "false",
+                "null",
+                "none",
+                "nil",
+                "undefined",
+                "redacted",
+                "required",
+                "changeme",
+            ]
+            .iter()
+            .any(|w| t.eq_ignore_ascii_case(w))
 }
 
 impl<'a> Scanner<'a> {
@@ -423,9 +554,14 @@ impl<'a> Scanner<'a> {
             det: &det.inner,
             text,
             b: text.as_bytes(),
-            cues: Vec::new(),
+            cues: {
+                let mut cues = CUES_FOUND.take();
+                cues.clear();
+                cues
+            },
             spans: Vec::new(),
             v6_until: 0,
+            blocks: BLOCKS.take(),
         }
     }
 
@@ -437,8 +573,9 @@ impl<'a> Scanner<'a> {
         {
             // A mask we wrote earlier is not a value: redacting twice changes nothing.
             let v = &self.text[start..end];
+            // Values are short: a byte loop, not a `memchr` call.
             if v.starts_with('[') && v.ends_with(']')
-                || (memchr::memchr(b'[', v.as_bytes()).is_some() && contains_mask(v))
+                || (v.bytes().any(|c| c == b'[') && contains_mask(v))
             {
                 return;
             }
@@ -447,13 +584,17 @@ impl<'a> Scanner<'a> {
     }
 
     fn run(&mut self) {
+        // One pass over the bytes: their classes, and the trigger automaton's walk.
+        let triggers = &self.det.cues;
+        let mut walk = triggers.walk();
+        let cues = &mut self.cues;
+        let mut found = |s, e, pattern: usize| cues.push((s, e, CUES[pattern].1));
+        classify_blocks(self.b, &mut self.blocks, |piece| {
+            triggers.feed(&mut walk, piece, &mut found);
+        });
         if self.b.is_empty() {
             return;
         }
-        let cues = &mut self.cues;
-        self.det
-            .cues
-            .find(self.b, |s, e, pattern| cues.push((s, e, CUES[pattern].1)));
         // Matches come in end order; context look-ups want start order.
         self.cues.sort_unstable_by_key(|c| c.0);
         for i in 0..self.cues.len() {
@@ -465,9 +606,15 @@ impl<'a> Scanner<'a> {
         self.key_values();
         // A header and one row of three cells or more hold four delimiters of one kind.
         if memchr::memchr(b'\n', self.b).is_some()
-            && [b',', b';', b'|', b'\t']
+            && (self
+                .blocks
                 .iter()
-                .any(|&d| memchr::memchr_iter(d, self.b).nth(3).is_some())
+                .map(|k| k.commas.count_ones())
+                .sum::<u32>()
+                >= 4
+                || [b';', b'|', b'\t']
+                    .iter()
+                    .any(|&d| memchr::memchr_iter(d, self.b).nth(3).is_some()))
         {
             self.csv();
         }
@@ -854,27 +1001,19 @@ impl<'a> Scanner<'a> {
     /// Groups of digits joined by single separators: phones, cards, SSNs, IPv4, numeric dates.
     #[inline(never)]
     fn numbers(&mut self) {
-        let b = self.b;
-        // Candidates are start bytes not preceded by a word byte (a token never starts inside
-        // a word: `a1`, `x2f`, `ID42`). They are found 64 bytes at a time as a bit mask, with
-        // no branch per byte; each is looked at unless an earlier token already covered it.
+        // Each candidate is looked at unless an earlier token already covered it.
         let mut next = 0;
-        let mut prev_word = 0u64;
-        for (block, chunk) in b.chunks(64).enumerate() {
-            let (starts, words) = if let Ok(full) = <&[u8; 64]>::try_from(chunk) {
-                classes64(full)
-            } else {
-                let mut padded = [0u8; 64];
-                padded[..chunk.len()].copy_from_slice(chunk);
-                classes64(&padded)
-            };
-            let mut candidates = starts & !((words << 1) | prev_word);
-            prev_word = (words >> (chunk.len() - 1)) & 1;
+        for k in 0..self.blocks.len() {
+            let mut candidates = self.blocks[k].cands;
             while candidates != 0 {
-                let i = block * 64 + candidates.trailing_zeros() as usize;
+                let i = k * 64 + candidates.trailing_zeros() as usize;
                 candidates &= candidates - 1;
                 if i >= next {
-                    next = self.number_at(i);
+                    next = if plain_capital(self.b, i) {
+                        i + 1
+                    } else {
+                        self.number_at(i)
+                    };
                 }
             }
         }
@@ -1000,17 +1139,23 @@ impl<'a> Scanner<'a> {
         }
         let after = b.get(end).copied().unwrap_or(b' ');
         let plus = b[start] == b'+';
-        let paren = b[start] == b'(' || b[start..end].contains(&b'(');
+        // A `(` in the number: at its start or between two groups (the rest is digits and a
+        // closing `)`).
+        let mut paren = b[start] == b'(';
         let mut lens_buf = [0usize; 10];
         let mut seps_buf = [0u8; 10];
         for (k, &(s, e)) in g.iter().enumerate() {
             lens_buf[k] = e - s;
             if k > 0 {
-                seps_buf[k - 1] = b[g[k - 1].1..s]
-                    .iter()
-                    .copied()
-                    .find(|&c| c != b')' && c != b'(')
-                    .unwrap_or(b' ');
+                let mut sep = None;
+                for &c in &b[g[k - 1].1..s] {
+                    if c == b'(' {
+                        paren = true;
+                    } else if c != b')' && sep.is_none() {
+                        sep = Some(c);
+                    }
+                }
+                seps_buf[k - 1] = sep.unwrap_or(b' ');
             }
         }
         let lens = &lens_buf[..g.len()];
@@ -1298,8 +1443,11 @@ impl<'a> Scanner<'a> {
         // Every pattern has a `, ` shortly before its postcode and ends at the postcode (US,
         // GB) or one to three city words after it (Europe): the patterns are anchored at that
         // end, so each runs backwards over a short window only.
-        while let Some(off) = COMMA_SPACE.find(&b[from..]) {
-            let comma = from + off;
+        while let Some(comma) = next_bit(&self.blocks, from, |k| k.commas) {
+            from = comma + 1;
+            if b.get(comma + 1) != Some(&b' ') {
+                continue;
+            }
             from = comma + 2;
             if comma < last_end {
                 continue;
@@ -1425,8 +1573,8 @@ impl<'a> Scanner<'a> {
     fn key_values(&mut self) {
         let b = self.b;
         let mut i = 0;
-        while let Some(off) = memchr::memchr2(b':', b'=', &b[i..]) {
-            i += off;
+        while let Some(at) = next_bit(&self.blocks, i, |k| k.seps) {
+            i = at;
             let c = b[i];
             if c == b':' {
                 self.ipv6_at(i);
@@ -1450,9 +1598,13 @@ impl<'a> Scanner<'a> {
                 let mut buf = [0u8; 48];
                 let class = keys::normalised_key(&label[from..], &mut buf)
                     .and_then(|n| keys::classify_remembered(&buf, n));
-                match label[from..].find(' ') {
-                    Some(sp) if class.is_none() => from += sp + 1,
-                    _ => break class,
+                if class.is_some() {
+                    break class;
+                }
+                // Labels are short: a byte loop, not a `memchr` call.
+                match label.as_bytes()[from..].iter().position(|&c| c == b' ') {
+                    Some(sp) => from += sp + 1,
+                    None => break class,
                 }
             };
             let Some(class) = class else {
@@ -1483,11 +1635,12 @@ impl<'a> Scanner<'a> {
         if e > 0 && matches!(b[e - 1], b'"' | b'\'') {
             let q = b[e - 1];
             let ke = e - 1;
-            let mut ks = ke;
-            while ks > 0 && b[ks - 1] != q && ke - ks < 48 && b[ks - 1] != b'\n' {
-                ks -= 1;
-            }
-            return (ks > 0 && b[ks - 1] == q && ke > ks).then_some((ks, ke));
+            // The opening quote: within 48 bytes of key and the byte before them, not past a
+            // line break.
+            let lo = ke.saturating_sub(49);
+            let open = b[lo..ke].iter().rposition(|&c| c == q || c == b'\n')?;
+            let ks = lo + open + 1;
+            return (b[ks - 1] == q && ke > ks).then_some((ks, ke));
         }
         // Back over words, `-`, `.` and spaces, at most 40 bytes, keeping the last three words
         // of a label (`Please confirm your Date of birth`), in one pass.
@@ -1496,16 +1649,16 @@ impl<'a> Scanner<'a> {
         // The letter nearest the separator: a key has one.
         let mut letter = None;
         while s > 0 && e - s < 40 {
-            let c = b[s - 1];
-            if c == b' ' {
-                spaces += 1;
-                if spaces == 3 {
-                    break;
+            match KEY_BYTES[usize::from(b[s - 1])] {
+                KEY_SPACE => {
+                    spaces += 1;
+                    if spaces == 3 {
+                        break;
+                    }
                 }
-            } else if !(is_word(c) || c == b'-' || c == b'.') {
-                break;
-            } else if letter.is_none() && c.is_ascii_alphabetic() {
-                letter = Some(s - 1);
+                KEY_STOP => break,
+                KEY_LETTER if letter.is_none() => letter = Some(s - 1),
+                _ => {}
             }
             s -= 1;
         }
@@ -1556,11 +1709,21 @@ impl<'a> Scanner<'a> {
         if let Some(&q) = b.get(s).filter(|&&q| q == b'"' || q == b'\'') {
             let vs = s + 1;
             let mut e = vs;
-            while e < b.len() && b[e] != q && b[e] != b'\n' && e - vs < 512 {
-                if b[e] == b'\\' {
-                    e += 1;
+            // To the closing quote or the line's end, over escapes, at most 512 bytes.
+            loop {
+                let lim = b.len().min(vs + 512);
+                let Some(off) = b
+                    .get(e..lim)
+                    .and_then(|w| memchr::memchr3(q, b'\n', b'\\', w))
+                else {
+                    e = e.max(lim);
+                    break;
+                };
+                e += off;
+                if b[e] != b'\\' {
+                    break;
                 }
-                e += 1;
+                e += 2;
             }
             // The length cap can stop inside a character.
             let mut e = e.min(b.len());
@@ -1881,31 +2044,30 @@ fn resolve_overlaps(mut spans: Vec<Span>) -> Vec<Span> {
     }
     let key = |s: &Span| (s.entity.rank(), s.end - s.start);
     spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
-    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
-    for s in spans {
-        loop {
-            match out.last_mut() {
-                Some(last) if s.start < last.end => {
-                    if key(&s) > key(last) {
-                        if last.start < s.start {
-                            last.end = s.start;
-                            break;
-                        }
-                        out.pop();
-                        continue;
-                    }
+    // In place: the spans kept so far are `spans[..w]`, never more than the spans read.
+    let mut w = 0;
+    for r in 0..spans.len() {
+        let s = spans[r];
+        while w > 0 {
+            let last = &mut spans[w - 1];
+            if s.start < last.end && key(&s) > key(last) {
+                if last.start < s.start {
+                    last.end = s.start;
+                    break;
                 }
-                _ => break,
+                w -= 1;
+                continue;
             }
-            // The earlier span wins: `s` is dropped.
+            // The earlier span wins (`s` is dropped below), or no overlap.
             break;
         }
-        match out.last() {
-            Some(last) if s.start < last.end => {}
-            _ => out.push(s),
+        if w == 0 || s.start >= spans[w - 1].end {
+            spans[w] = s;
+            w += 1;
         }
     }
-    out
+    spans.truncate(w);
+    spans
 }
 
 #[cfg(test)]

@@ -368,10 +368,16 @@ fn byte_classes_in_bulk_match_byte_by_byte() {
     // Every byte value at every position.
     for shift in 0..=255u8 {
         let chunk: [u8; 64] = std::array::from_fn(|k| (k as u8).wrapping_add(shift));
-        let (starts, words) = classes64(&chunk);
+        let [starts, words, seps, commas] = classes64(&chunk, |_| {});
         for (k, &c) in chunk.iter().enumerate() {
             assert_eq!(starts >> k & 1 == 1, start(c), "start {c:#x} at {k}");
             assert_eq!(words >> k & 1 == 1, word(c), "word {c:#x} at {k}");
+            assert_eq!(
+                seps >> k & 1 == 1,
+                c == b':' || c == b'=',
+                "sep {c:#x} at {k}"
+            );
+            assert_eq!(commas >> k & 1 == 1, c == b',', "comma {c:#x} at {k}");
         }
     }
 }
@@ -432,14 +438,42 @@ fn byte_classes_of_every_byte() {
         for c in 0..=255u8 {
             let mut chunk = [b' '; 64];
             chunk[pos] = c;
-            let (starts, words) = classes64(&chunk);
+            let [starts, words, seps, commas] = classes64(&chunk, |_| {});
             let start = c.is_ascii_digit() || c.is_ascii_uppercase() || c == b'+' || c == b'(';
             assert_eq!(starts, u64::from(start) << pos, "start {c:#x} at {pos}");
             assert_eq!(words, u64::from(is_word(c)) << pos, "word {c:#x} at {pos}");
+            let sep = c == b':' || c == b'=';
+            assert_eq!(seps, u64::from(sep) << pos, "sep {c:#x} at {pos}");
+            assert_eq!(commas, u64::from(c == b',') << pos, "comma {c:#x} at {pos}");
         }
     }
     let all: [u8; 64] = std::array::from_fn(|k| b"a1Z_+(-x"[k % 8]);
-    let (starts, words) = classes64(&all);
+    let [starts, words, ..] = classes64(&all, |_| {});
     assert_eq!(starts, 0x3636_3636_3636_3636);
     assert_eq!(words, 0x8f8f_8f8f_8f8f_8f8f);
+}
+
+#[test]
+fn next_bit_finds_each_position_in_order() {
+    let text: Vec<u8> = (0..300)
+        .map(|k| {
+            if k % 7 == 3 || k == 64 || k == 299 {
+                b':'
+            } else {
+                b'a'
+            }
+        })
+        .collect();
+    let mut blocks = Vec::new();
+    classify_blocks(&text, &mut blocks, |_| {});
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = next_bit(&blocks, from, |k| k.seps) {
+        found.push(at);
+        from = at + 1;
+    }
+    let want: Vec<usize> = (0..300).filter(|&k| text[k] == b':').collect();
+    assert_eq!(found, want);
+    assert_eq!(next_bit(&blocks, 300, |k| k.seps), None);
+    assert_eq!(next_bit(&blocks, 1000, |k| k.seps), None);
 }

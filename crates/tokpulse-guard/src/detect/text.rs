@@ -10,20 +10,24 @@ pub(crate) fn char_before(text: &str, i: usize) -> Option<char> {
     text.get(..i).and_then(|s| s.chars().next_back())
 }
 
+#[inline]
 pub(crate) fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF // Han
-        | 0x30A0..=0x30FF // Katakana
-        | 0xAC00..=0xD7AF // Hangul syllables
-        | 0x3005 // 々
-        | 0x3040..=0x309F // Hiragana
-    )
+    // Every range below starts at U+3005 or later: most chars are ruled out by one compare.
+    (c as u32) >= 0x3005
+        && matches!(c as u32,
+            0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF // Han
+            | 0x30A0..=0x30FF // Katakana
+            | 0xAC00..=0xD7AF // Hangul syllables
+            | 0x3005 // 々
+            | 0x3040..=0x309F // Hiragana
+        )
 }
 
 /// Scripts without letter case whose names are words of letters (Arabic, Devanagari, Hebrew,
 /// Thai…): anything alphabetic that is neither cased nor CJK.
 fn is_uncased_letter(c: char) -> bool {
-    c.is_alphabetic() && !c.is_lowercase() && !c.is_uppercase() && !is_cjk(c) && !c.is_ascii()
+    // ASCII first: it rules out most chars without the Unicode tables.
+    !c.is_ascii() && c.is_alphabetic() && !c.is_lowercase() && !c.is_uppercase() && !is_cjk(c)
 }
 
 /// Words that look like capitalised names but start sentences or labels.
@@ -436,7 +440,13 @@ fn cased_word(text: &str, i: usize) -> Option<usize> {
     let mut chars = 1;
     let mut lower = first.is_lowercase();
     for (off, c) in it {
-        if c.is_alphabetic() && !is_cjk(c) {
+        if c.is_ascii_alphabetic() {
+            // The common case, without the Unicode tables.
+            letters += 1;
+            end = i + off + 1;
+            chars += 1;
+            lower |= c.is_ascii_lowercase();
+        } else if c.is_alphabetic() && !is_cjk(c) {
             letters += 1;
             end = i + off + c.len_utf8();
             chars += 1;

@@ -3,16 +3,27 @@
 //! match the search starts again at its end), but with a table walk of its own.
 //!
 //! The automaton is built by `aho-corasick` (ASCII case-insensitive); its states reachable
-//! from the unanchored start are copied into a dense table over byte classes, with the match
-//! states numbered last so that the inner loop is one load, one add and one compare per byte.
+//! from the unanchored start are copied into a dense table over byte classes. A match state's
+//! id carries a flag bit above the table's index mask, and its row is the start state's (the
+//! search starts again after a match), so the walk needs no branch per byte: eight bytes are
+//! walked, their states OR-ed, and only a chunk whose OR has the flag is walked again to
+//! report its matches.
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::{Anchored, MatchKind, dfa};
 use std::collections::HashMap;
 
+/// The transition table's length: room for the built-in literals' 1,239 states of 98 byte
+/// classes.
+const TABLE: usize = 1 << 17;
+/// The match flag: one bit above every index.
+const FLAG: usize = TABLE;
+
 pub(crate) struct Triggers {
-    /// `trans[state + class[byte]]`: the next state, premultiplied by `stride`.
-    trans: Vec<u32>,
+    /// `trans[(state + class[byte]) & (TABLE - 1)]`: the next state, premultiplied by
+    /// `stride`, with [`FLAG`] set for a match state. A fixed size, so that the masked index
+    /// needs no bounds check.
+    trans: Box<[u32; TABLE]>,
     classes: [u8; 256],
     stride: usize,
     start: u32,
@@ -74,15 +85,28 @@ impl Triggers {
             dense[i] = n;
         }
         let id = |i: usize| u32::try_from(dense[i] * stride).expect("the table fits in u32");
-        let mut trans = vec![0u32; (states.len() * stride).next_power_of_two()];
+        assert!(states.len() * stride <= TABLE, "the trigger table fits");
+        let mut trans: Box<[u32; TABLE]> = vec![0u32; TABLE]
+            .into_boxed_slice()
+            .try_into()
+            .expect("the length is TABLE");
+        let flag = u32::try_from(FLAG).expect("the table fits in u32");
         let mut representative = vec![0u8; stride];
         for byte in 0..=255u8 {
             representative[usize::from(classes[usize::from(byte)])] = byte;
         }
+        // After a match the walk goes on from the start state: a match state's row is the
+        // start state's.
         for (i, &sid) in states.iter().enumerate() {
+            let from = if aut.is_match(sid) { states[0] } else { sid };
             for (class, &byte) in representative.iter().enumerate() {
-                let next = aut.next_state(Anchored::No, sid, byte);
-                let to = ids.get(&next.as_usize()).map_or(id(0), |&j| id(j));
+                let next = aut.next_state(Anchored::No, from, byte);
+                let j = ids.get(&next.as_usize()).copied().unwrap_or(0);
+                let to = if aut.is_match(states[j]) {
+                    id(j) | flag
+                } else {
+                    id(j)
+                };
                 trans[dense[i] * stride + class] = to;
             }
         }
@@ -108,23 +132,83 @@ impl Triggers {
     }
 
     /// Calls `found(start, end, pattern)` for each match, in order.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn find(&self, hay: &[u8], mut found: impl FnMut(usize, usize, usize)) {
-        // The table's length is a power of two: a masked index needs no bounds check.
-        let mask = self.trans.len() - 1;
-        let trans = &self.trans[..=mask];
-        let classes = &self.classes;
-        let mut s = self.start as usize;
-        let first_match = self.first_match as usize;
-        for (at, &byte) in hay.iter().enumerate() {
-            s = trans[(s + usize::from(classes[usize::from(byte)])) & mask] as usize;
-            if s >= first_match {
-                let (pid, len) = self.matches[(s - first_match) / self.stride];
-                found(at + 1 - len as usize, at + 1, pid as usize);
-                s = self.start as usize;
-            }
+        let mut walk = self.walk();
+        self.feed(&mut walk, hay, &mut found);
+    }
+
+    /// A walk from the start of a text, fed piece by piece with [`Triggers::feed`].
+    pub(crate) fn walk(&self) -> Walk {
+        Walk {
+            state: self.start as usize,
+            at: 0,
         }
     }
+
+    /// Walks `piece`, the text's next bytes, calling `found(start, end, pattern)` for each
+    /// match, in order. Pieces of a multiple of eight bytes walk fastest.
+    #[inline]
+    pub(crate) fn feed(
+        &self,
+        walk: &mut Walk,
+        piece: &[u8],
+        found: &mut impl FnMut(usize, usize, usize),
+    ) {
+        let trans = &*self.trans;
+        let classes = &self.classes;
+        let mut s = walk.state;
+        let mut at = walk.at;
+        let mut chunks = piece.chunks_exact(8);
+        for chunk in &mut chunks {
+            let from = s;
+            let mut seen = 0;
+            for &byte in chunk {
+                s = trans[(s + usize::from(classes[usize::from(byte)])) & (TABLE - 1)] as usize;
+                seen |= s;
+            }
+            if seen & FLAG != 0 {
+                self.report(from, chunk, at, found);
+            }
+            at += 8;
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            s = self.report(s, rest, at, found);
+            at += rest.len();
+        }
+        walk.state = s;
+        walk.at = at;
+    }
+
+    /// Walks `chunk` (at `at` in the text) again from state `s`, reporting its matches;
+    /// returns the state after it.
+    #[inline(never)]
+    fn report(
+        &self,
+        mut s: usize,
+        chunk: &[u8],
+        at: usize,
+        found: &mut impl FnMut(usize, usize, usize),
+    ) -> usize {
+        for (k, &byte) in chunk.iter().enumerate() {
+            s = self.trans[(s + usize::from(self.classes[usize::from(byte)])) & (TABLE - 1)]
+                as usize;
+            if s & FLAG != 0 {
+                let m = ((s & !FLAG) - self.first_match as usize) / self.stride;
+                let (pid, len) = self.matches[m];
+                let end = at + k + 1;
+                found(end - len as usize, end, pid as usize);
+            }
+        }
+        s
+    }
+}
+
+/// Where a walk over a text is: its state and how many bytes it has walked.
+pub(crate) struct Walk {
+    state: usize,
+    at: usize,
 }
 
 #[cfg(test)]
@@ -165,6 +249,15 @@ mod tests {
                 .map(|m| (m.start(), m.end(), m.pattern().as_usize()))
                 .collect();
             assert_eq!(ours, theirs, "{hay}");
+            // Fed piece by piece, of any size, the walk finds the same.
+            for size in 1..=17 {
+                let mut walk = t.walk();
+                let mut pieces = Vec::new();
+                for piece in hay.as_bytes().chunks(size) {
+                    t.feed(&mut walk, piece, &mut |s, e, p| pieces.push((s, e, p)));
+                }
+                assert_eq!(pieces, theirs, "{hay} in pieces of {size}");
+            }
         }
     }
 }
