@@ -1,6 +1,8 @@
 //! `tokpulse demo`: a realistic day for a web app, an API and a mobile backend — diurnal
 //! traffic over ten routes, AI calls, logs with personal data in them, three deploys — of which
-//! one makes `GET /api/search` slow and one makes `POST /checkout` fail. The day is turned into
+//! one makes `GET /api/search` slow and one makes `POST /checkout` fail; and, with no deploy,
+//! `GET /v2/feed` steps up to a new, slower level ten hours before the end (a downstream that
+//! got slower: only the level-shift check sees it by then). The day is turned into
 //! NDJSON and goes through the same ingest path as the HTTP API (parse, validate, guard, store),
 //! then diagnosis runs at the end of the day and the outbox gets the issues TokPulse would file.
 
@@ -185,6 +187,10 @@ const DEPLOYS: &[Deploy] = &[
     },
 ];
 
+/// A route that moves to a new level with no deploy: its path, the latency factor, and how
+/// many minutes before the end it starts.
+const LEVEL_SHIFT: (&str, f64, i64) = ("/v2/feed", 1.6, 10 * 60);
+
 /// The error the mobile-bff deploy starts logging every few minutes: a pattern new since it.
 const NEW_ERROR: &str = "feed ranker: NaN score for item";
 
@@ -353,6 +359,10 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
                         factor = f;
                         error_rate = e;
                     }
+                }
+                let (path, f, minutes) = LEVEL_SHIFT;
+                if route.path == path && ts >= end - TimeDelta::minutes(minutes) {
+                    factor = f;
                 }
                 let duration = route.median_ms * factor * (route.sigma * normal(&mut rng)).exp();
                 let status = if rng.random::<f64>() < error_rate {
@@ -648,7 +658,8 @@ pub async fn run(config: &Config, args: &DemoArgs) -> anyhow::Result<u8> {
     );
     println!(
         "diagnosis at {}: routes over {}-minute windows from the rollups (open after {} bad \
-         windows), deploys after they settle, CI jobs, error-log patterns:",
+         windows), level shifts in each route's hourly p95, deploys after they settle, CI jobs, \
+         error-log patterns:",
         end.format("%H:%M"),
         config.analyzers.route_health.window_minutes,
         config.analyzers.hysteresis.open_after

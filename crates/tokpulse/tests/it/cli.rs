@@ -122,7 +122,13 @@ fn demo_finds_each_injected_problem_and_nothing_else() {
         found("flaky_job", "shopfront/app", "CI / unit").is_some(),
         "{stdout}"
     );
-    assert_eq!(findings.len(), 5, "only the injected problems: {stdout}");
+    let shift = found("level_shift", "mobile-bff", "GET /v2/feed")
+        .unwrap_or_else(|| panic!("no level shift: {stdout}"));
+    assert!(
+        shift["finding"]["cause"].is_null(),
+        "no deploy caused it: {shift}"
+    );
+    assert_eq!(findings.len(), 6, "only the injected problems: {stdout}");
 
     // The month heads over budget, with its tier and recommendations, and one feature costs
     // more per request since a deploy: exactly those cost findings.
@@ -169,9 +175,9 @@ fn demo_finds_each_injected_problem_and_nothing_else() {
 
     let outbox = t.path().join("tokpulse-data/demo/outbox");
     let issues: Vec<_> = std::fs::read_dir(outbox.join("issues")).unwrap().collect();
-    assert_eq!(issues.len(), 7);
+    assert_eq!(issues.len(), 8);
     let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
-    assert_eq!(jsonl.lines().count(), 7);
+    assert_eq!(jsonl.lines().count(), 8);
     // Nothing personal was stored.
     let db = std::fs::read(t.path().join("tokpulse-data/demo/tokpulse.db")).unwrap();
     let db = String::from_utf8_lossy(&db);

@@ -76,6 +76,11 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
                 "CI / unit".into()
             ),
             (FindingKind::NewErrorPattern, "mobile-bff".into(), "".into()),
+            (
+                FindingKind::LevelShift,
+                "mobile-bff".into(),
+                "GET /v2/feed".into()
+            ),
         ],
         "exactly the injected problems"
     );
@@ -90,9 +95,9 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
         let cause = f.finding.cause.as_ref().expect("the deploy is named");
         assert_eq!(cause.commit_sha.as_deref(), Some(expected));
     }
-    assert_eq!(run.delivery.delivered, 5);
+    assert_eq!(run.delivery.delivered, 6);
     let issues = std::fs::read_dir(outbox.join("issues")).unwrap().count();
-    assert_eq!(issues, 5);
+    assert_eq!(issues, 6);
 
     // Same problems a minute later: updated, not duplicated; nothing new is filed, and each
     // issue gets one update with the latest evidence (the interval is one minute here).
@@ -105,31 +110,35 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
         .iter()
         .map(|(c, f)| (c, f.finding.title.as_str()))
         .collect();
-    assert_eq!(run.queued, 5, "one update per finding: {titles:?}");
+    assert_eq!(run.queued, 6, "one update per finding: {titles:?}");
     let again = app
         .engine
         .run(later + chrono::Duration::seconds(20))
         .await
         .unwrap();
     assert_eq!(again.queued, 0, "at most one update per interval");
-    assert_eq!(run.seen.len(), 5);
+    assert_eq!(run.seen.len(), 6);
     assert!(
         run.seen
             .iter()
             .all(|(c, f)| matches!(c, FindingChange::Updated { .. }) && f.occurrences == 2)
     );
-    assert_eq!(store.count(Table::Findings).await.unwrap(), 5);
-    assert_eq!(std::fs::read_dir(outbox.join("issues")).unwrap().count(), 5);
+    assert_eq!(store.count(Table::Findings).await.unwrap(), 6);
+    assert_eq!(std::fs::read_dir(outbox.join("issues")).unwrap().count(), 6);
 
-    // A day later the new error has stopped: resolved. CI findings hold while the failures
-    // are the latest runs; a deploy's regression holds until a later deploy checks clean.
+    // A day later the new error has stopped, and the feed has had no traffic for hours: both
+    // resolved. CI findings hold while the failures are the latest runs; a deploy's regression
+    // holds until a later deploy checks clean.
     let run = app
         .engine
         .run(end + chrono::Duration::days(1))
         .await
         .unwrap();
     let resolved: Vec<FindingKind> = run.resolved.iter().map(|f| f.finding.kind).collect();
-    assert_eq!(resolved, [FindingKind::NewErrorPattern]);
+    assert_eq!(
+        resolved,
+        [FindingKind::NewErrorPattern, FindingKind::LevelShift]
+    );
     assert_eq!(
         store
             .findings(Some(FindingStatus::Open), 10)
@@ -141,8 +150,8 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
     let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
     assert_eq!(
         jsonl.lines().count(),
-        13,
-        "five opens, five updates, the CI findings' next updates and one resolution:\n{jsonl}"
+        16,
+        "six opens, six updates, the CI findings' next updates and two resolutions:\n{jsonl}"
     );
     // No customer email reached the store.
     assert!(
