@@ -15,14 +15,18 @@
 //! 3. **Novelty.** How far the value lies beyond the highest or lowest value of the last
 //!    [`RANGE_POINTS`] points (a week at 5-minute sampling), in units of that history's robust
 //!    spread: a value never seen in a week is news even in a series whose everyday noise is
-//!    large.
+//!    large. Likewise for time: a run of identical values (the metric stopped changing) that
+//!    has lasted at least [`FLAT_MIN_POINTS`] (an hour) and longer than any run of the previous
+//!    week is news, measured as the log of how many times longer it is; a series that never
+//!    changed since it started has no earlier run to compare with and never scores on this.
 //! 4. **Calibration per series.** A surprise is only as alarming as it is rare *for this
 //!    series*: its tail probability is estimated against the last [`SURPRISE_HISTORY`]
 //!    surprises of the same kind and direction by peaks over threshold (the empirical frequency up to the
 //!    top [`TAIL_FRACTION`], an exponential tail fitted to the exceedances beyond, as in SPOT,
 //!    Siffer et al., KDD 2017). The score is `−log10(p) / 10`, clamped to `[0, 1]` (1 = one in
-//!    ten billion), taking the rarest of the four (deviation or novelty, up or down), so one
-//!    threshold means the same rarity on every series, whatever its units.
+//!    ten billion), taking the rarest of the five (deviation or value novelty, up or down, and
+//!    flat-run novelty), so one threshold means the same rarity on every series, whatever its
+//!    units.
 //! 5. **One alert per incident.** A score that does not beat every raw score of the last
 //!    [`REFRACTORY_POINTS`] points by [`REFRACTORY_MARGIN`] (ten times rarer) is reported as
 //!    0: the incident is already open, and a surprise that only edges past its first alert is
@@ -31,8 +35,8 @@
 //! The settings are round values chosen for what they mean, not fitted to a benchmark (the few
 //! alternatives compared on NAB are listed in `docs/BENCHMARKS.md`): a baseline of about
 //! a day of 5-minute points, half an hour for a level, a week of seasonal and of range history,
-//! a surprise history of a few days, the 1% tail, and a refractory half-day that only an order
-//! of magnitude rarer surprise breaks.
+//! an hour as the shortest flat run worth a look, a surprise history of a few days, the 1% tail,
+//! and a refractory half-day that only an order of magnitude rarer surprise breaks.
 
 use std::collections::VecDeque;
 
@@ -46,6 +50,9 @@ pub const SEASON_DAYS: i64 = 7;
 pub const SEASON_TOLERANCE_SECS: i64 = 15 * 60;
 /// Points whose range a new value is compared with (a week of 5-minute points).
 pub const RANGE_POINTS: usize = 2016;
+/// Shortest run of identical values that can count as a flat-run novelty (an hour of 5-minute
+/// points); the run must also be longer than every run of the previous [`RANGE_POINTS`] points.
+pub const FLAT_MIN_POINTS: usize = 12;
 /// Surprises remembered per kind and direction for the tail estimate.
 pub const SURPRISE_HISTORY: usize = 1000;
 /// Share of the surprise history treated as its tail.
@@ -176,7 +183,78 @@ pub struct StreamingDetector {
     down: Window,
     beyond_high: Window,
     beyond_low: Window,
+    flat: Window,
+    runs: Runs,
     raw_scores: VecDeque<f64>,
+}
+
+/// The current run of identical values and the longest runs that ended in the last
+/// [`RANGE_POINTS`] points.
+#[derive(Debug, Clone)]
+struct Runs {
+    /// Points learnt so far.
+    points: u64,
+    value: f64,
+    len: usize,
+    /// `(points when the run ended, its length)` of the runs of two or more that ended in the
+    /// last [`RANGE_POINTS`] points, lengths strictly decreasing (a max-queue: a run shorter
+    /// than a later one can never be the longest again).
+    ended: VecDeque<(u64, usize)>,
+}
+
+impl Runs {
+    fn new() -> Self {
+        Runs {
+            points: 0,
+            value: f64::NAN,
+            len: 0,
+            ended: VecDeque::new(),
+        }
+    }
+
+    /// How surprising `x` would make the current run: `ln(run / longest)` when the run it
+    /// extends or starts reaches [`FLAT_MIN_POINTS`] and beats every run of the last
+    /// [`RANGE_POINTS`] points, else 0. A run that started with the series has nothing to beat.
+    fn surprise(&self, x: f64) -> f64 {
+        let run = if x == self.value { self.len + 1 } else { 1 };
+        let started_with_series = run as u64 > self.points;
+        if run < FLAT_MIN_POINTS || started_with_series {
+            return 0.0;
+        }
+        let longest = self
+            .ended
+            .iter()
+            .find(|&&(end, _)| end + RANGE_POINTS as u64 >= self.points)
+            .map_or(1, |&(_, len)| len);
+        if run > longest {
+            (run as f64 / longest as f64).ln()
+        } else {
+            0.0
+        }
+    }
+
+    fn push(&mut self, x: f64) {
+        if x == self.value {
+            self.len += 1;
+        } else {
+            if self.len >= 2 {
+                while self.ended.back().is_some_and(|&(_, len)| len <= self.len) {
+                    self.ended.pop_back();
+                }
+                self.ended.push_back((self.points, self.len));
+            }
+            self.value = x;
+            self.len = 1;
+        }
+        self.points += 1;
+        while self
+            .ended
+            .front()
+            .is_some_and(|&(end, _)| end + (RANGE_POINTS as u64) < self.points)
+        {
+            self.ended.pop_front();
+        }
+    }
 }
 
 impl Default for StreamingDetector {
@@ -196,6 +274,8 @@ impl StreamingDetector {
             down: Window::new(SURPRISE_HISTORY),
             beyond_high: Window::new(SURPRISE_HISTORY),
             beyond_low: Window::new(SURPRISE_HISTORY),
+            flat: Window::new(SURPRISE_HISTORY),
+            runs: Runs::new(),
             raw_scores: VecDeque::with_capacity(REFRACTORY_POINTS + 1),
         }
     }
@@ -229,6 +309,7 @@ impl StreamingDetector {
         }
         self.baseline.push(value);
         self.range.push(value);
+        self.runs.push(value);
         score.clamp(0.0, 1.0)
     }
 
@@ -294,13 +375,16 @@ impl StreamingDetector {
             beyond_low = ((self.range.lowest() - x).max(0.0) / spread).ln_1p();
         }
 
+        let flat = self.runs.surprise(x);
+
         let score = if self.up.len() >= MIN_SURPRISES {
             let p = self
                 .up
                 .tail_probability(surprise_up)
                 .min(self.down.tail_probability(surprise_down))
                 .min(self.beyond_high.tail_probability(beyond_high))
-                .min(self.beyond_low.tail_probability(beyond_low));
+                .min(self.beyond_low.tail_probability(beyond_low))
+                .min(self.flat.tail_probability(flat));
             (-p.max(1e-300).log10() / 10.0).clamp(0.0, 1.0)
         } else {
             0.0
@@ -309,6 +393,7 @@ impl StreamingDetector {
         self.down.push(surprise_down);
         self.beyond_high.push(beyond_high);
         self.beyond_low.push(beyond_low);
+        self.flat.push(flat);
         score
     }
 }
@@ -443,6 +528,44 @@ mod tests {
             late.iter().all(|x| *x < 0.3),
             "daily spikes scored {late:?}"
         );
+    }
+
+    #[test]
+    fn a_metric_that_stops_changing_is_news_but_a_nightly_pause_is_not() {
+        // Noise that never repeats a value, then the metric freezes at its usual median (no
+        // deviation, no level shift): only the flat run can tell.
+        let mut v = noisy(3000, 8);
+        for x in &mut v[2600..2800] {
+            *x = 50.0;
+        }
+        let s = run(&v);
+        let first = (2600..2800).find(|&i| s[i] > 0.5);
+        assert_eq!(
+            first,
+            Some(2600 + FLAT_MIN_POINTS - 1),
+            "scores {:?}",
+            &s[2600..2620]
+        );
+        assert!(s[..2600].iter().all(|x| *x < 0.5));
+
+        // A job that pauses the metric for two hours every night: each pause is as long as the
+        // ones before it, so only the first night's is new.
+        let mut seed = 9;
+        let mut runs = Runs::new();
+        let mut flat_points = Vec::new();
+        for i in 0..288 * 10 {
+            let x = if (24..48).contains(&(i % 288)) {
+                0.0
+            } else {
+                20.0 + noise(&mut seed)
+            };
+            if runs.surprise(x) > 0.0 {
+                flat_points.push(i);
+            }
+            runs.push(x);
+        }
+        // The first pause beats the longest earlier run (1) from its 12th point on.
+        assert_eq!(flat_points, (24 + 11..48).collect::<Vec<_>>());
     }
 
     #[test]
