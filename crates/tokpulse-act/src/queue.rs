@@ -21,7 +21,7 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 /// than a delivery takes (the sinks' requests time out within a minute), so no other pass
 /// takes an action while it is being delivered, and short enough that the actions of a
 /// process that died go out a few minutes later.
-pub const CLAIM_LEASE: Duration = Duration::from_secs(10 * 60);
+pub const CLAIM_LEASE: TimeDelta = TimeDelta::minutes(10);
 
 /// What one [`deliver_due`] pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -63,9 +63,7 @@ pub async fn deliver_due(
     max_attempts: u32,
 ) -> Result<DeliveryReport, StoreError> {
     let max_attempts = i64::from(max_attempts.max(1));
-    let lease_until = now
-        .checked_add_signed(TimeDelta::from_std(CLAIM_LEASE).unwrap_or(TimeDelta::minutes(10)))
-        .unwrap_or(now);
+    let lease_until = now.checked_add_signed(CLAIM_LEASE).unwrap_or(now);
     let mut report = DeliveryReport::default();
     for sink in sinks {
         let name = sink.name();

@@ -642,7 +642,6 @@ fn recommendations(
         };
         out.extend(recommend::cut_failed_calls(&f, 0.02, 5.0));
     }
-    sort_recommendations(&mut out);
     out
 }
 

@@ -359,7 +359,9 @@ async fn seasonal(
             end: w.end - back,
         };
         for (key, s) in route_stats(store, past).await? {
-            if let (true, Some(p95)) = (s.requests >= config.route_health.min_requests, s.p95) {
+            if s.requests >= config.route_health.min_requests
+                && let Some(p95) = s.p95
+            {
                 history.entry(key).or_default().push((past.end, p95));
             }
         }
@@ -425,15 +427,14 @@ pub async fn level_shifts(
     let times: Vec<Timestamp> = (1..=hours)
         .map(|i| window.start + hour * i32::try_from(i).unwrap_or(i32::MAX))
         .collect();
+    let min_requests = i64::try_from(config.route_health.min_requests).unwrap_or(i64::MAX);
     let mut series: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for row in store
         .rollups(Resolution::Hour.as_str(), window, None)
         .await?
     {
         let i = usize::try_from((row.bucket_start - window.start).num_hours()).unwrap_or(hours);
-        if i >= hours
-            || row.requests < i64::try_from(config.route_health.min_requests).unwrap_or(i64::MAX)
-        {
+        if i >= hours || row.requests < min_requests {
             continue;
         }
         let stats = LatencyStats::from_bytes(&row.sketch).with_context(|| {

@@ -23,6 +23,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokpulse_store::{ActionRow, ActionStatus, Store, StoreError};
 
+/// The hidden line that ties a discussion to its fingerprint (or report key), as
+/// [`fingerprint_marker`](crate::fingerprint_marker) writes it into a finding's body.
+fn marker_of(key: &str) -> String {
+    format!("<!-- tokpulse:fingerprint={key} -->")
+}
+
 /// Discussions are looked for in at most this many pages of 50.
 const MAX_PAGES: u32 = 10;
 
@@ -259,15 +265,17 @@ impl GithubDiscussions {
         title: &str,
         body: &str,
     ) -> Result<String, DeliveryError> {
-        let marker = format!("<!-- tokpulse:fingerprint={key} -->");
-        let found = match self.locate(key, &marker).await? {
-            Some(d) => d,
-            None => {
-                self.create(key, title, &format!("{body}\n\n{marker}\n"))
-                    .await?
-            }
-        };
-        Ok(found.url)
+        let body = format!("{body}\n\n{}\n", marker_of(key));
+        Ok(self.open(key, title, &body).await?.url)
+    }
+
+    /// The discussion of `key`, found by its marker, or created with `title` and `body` (which
+    /// carries the marker).
+    async fn open(&self, key: &str, title: &str, body: &str) -> Result<Found, DeliveryError> {
+        match self.locate(key, &marker_of(key)).await? {
+            Some(d) => Ok(d),
+            None => self.create(key, title, body).await,
+        }
     }
 
     async fn create(&self, key: &str, title: &str, body: &str) -> Result<Found, DeliveryError> {
@@ -344,19 +352,14 @@ impl Sink for GithubDiscussions {
 
     async fn deliver(&self, action: &ActionRow) -> Result<Delivered, DeliveryError> {
         let (kind, payload) = ActionPayload::read(action)?;
-        let marker = format!("<!-- tokpulse:fingerprint={} -->", payload.fingerprint);
         let action_marker = format!("<!-- tokpulse:action={} -->", action.idempotency_key);
-        let d = match self.locate(&payload.fingerprint, &marker).await? {
-            Some(d) => d,
-            None => {
-                self.create(
-                    &payload.fingerprint,
-                    &payload.issue.title,
-                    &payload.issue.body,
-                )
-                .await?
-            }
-        };
+        let d = self
+            .open(
+                &payload.fingerprint,
+                &payload.issue.title,
+                &payload.issue.body,
+            )
+            .await?;
         if kind != ActionKind::Open
             && let Some(note) = &payload.note
         {

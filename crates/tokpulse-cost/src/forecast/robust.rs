@@ -63,15 +63,16 @@ impl Shape {
     };
 
     /// Every shape, [`Shape::DEFAULT`] first.
-    fn all() -> Vec<Shape> {
-        (0..LEVEL_WINDOWS.len())
-            .flat_map(|level| {
-                TREND_WEIGHTS
-                    .iter()
-                    .map(move |&trend| Shape { level, trend })
-            })
-            .collect()
+    fn all() -> impl Iterator<Item = Shape> {
+        (0..LEVEL_WINDOWS.len()).flat_map(|level| {
+            TREND_WEIGHTS
+                .iter()
+                .map(move |&trend| Shape { level, trend })
+        })
     }
+
+    /// How many [`Shape::all`] gives.
+    const COUNT: usize = LEVEL_WINDOWS.len() * TREND_WEIGHTS.len();
 }
 
 /// Huber's tuning constant, in units of the robust spread: 95% efficient on normal data.
@@ -138,7 +139,7 @@ impl RobustModel {
                     && let Some(before) = Self::fit(&daily[..s], w0)
                 {
                     for (j, v) in daily.iter().enumerate().take(e).skip(s) {
-                        let expected = before.predict_median(j);
+                        let expected = before.predict_shaped(j, Shape::DEFAULT);
                         seen[p].push(((v.max(0.0) + before.eps) / (expected + before.eps)).ln());
                     }
                 }
@@ -276,11 +277,6 @@ impl RobustModel {
         level + self.slope * t + self.season[w] + calendar
     }
 
-    /// The median spend on day `i` (an index at or after the fitted days).
-    fn predict_median(&self, i: usize) -> f64 {
-        (self.log_at(i, Shape::DEFAULT).exp() - self.eps).max(0.0)
-    }
-
     /// Expected spend on day `i` of the series (an index at or after the fitted days): the
     /// level of the last week, the trend extrapolated in full.
     pub fn predict(&self, i: usize) -> f64 {
@@ -303,12 +299,10 @@ impl RobustModel {
     /// picking per series the shape with the smallest past errors (docs/BENCHMARKS.md).
     pub fn predict_sum(&self, h: usize) -> f64 {
         let e = self.eps * h as f64;
-        let shapes = Shape::all();
-        let mean_log = shapes
-            .iter()
-            .map(|&s| (self.predict_sum_shaped(h, s) + e).ln())
+        let mean_log = Shape::all()
+            .map(|s| (self.predict_sum_shaped(h, s) + e).ln())
             .sum::<f64>()
-            / shapes.len() as f64;
+            / Shape::COUNT as f64;
         (mean_log.exp() - e).max(0.0)
     }
 

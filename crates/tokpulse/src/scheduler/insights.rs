@@ -45,14 +45,8 @@ impl Job for Insights {
             path.display()
         );
         if let Some(discussions) = ctx.engine.sinks().iter().find_map(|s| s.as_discussions()) {
-            let title = report
-                .markdown
-                .lines()
-                .next()
-                .unwrap_or("TokPulse weekly insights")
-                .trim_start_matches("# ");
             let url = discussions
-                .publish(&format!("insights-{key}"), title, &report.markdown)
+                .publish(&format!("insights-{key}"), &report.title, &report.markdown)
                 .await
                 .map_err(|e| {
                     anyhow::anyhow!(
@@ -75,6 +69,8 @@ pub struct Report {
     pub new: usize,
     /// Resolved in the week.
     pub resolved: usize,
+    /// Its title (the Markdown's heading, and the Discussion's title).
+    pub title: String,
     /// The Markdown.
     pub markdown: String,
 }
@@ -98,12 +94,12 @@ pub fn report(findings: &[StoredFinding], runs: &[JobRunRow], now: Timestamp) ->
         *by_kind.entry(f.finding.kind.as_str()).or_default() += 1;
     }
     let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "# TokPulse weekly insights: {} to {}\n",
+    let title = format!(
+        "TokPulse weekly insights: {} to {}",
         start.format("%Y-%m-%d"),
         now.format("%Y-%m-%d")
     );
+    let _ = writeln!(md, "# {title}\n");
     let _ = writeln!(
         md,
         "{} findings were active this week: {new} new, {resolved} resolved; {open} open now.\n",
@@ -183,6 +179,7 @@ pub fn report(findings: &[StoredFinding], runs: &[JobRunRow], now: Timestamp) ->
         active: active.len(),
         new,
         resolved,
+        title,
         markdown: md,
     }
 }
