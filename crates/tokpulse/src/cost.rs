@@ -215,6 +215,7 @@ fn print_report(s: &CostSummary) {
         ("per feature", &s.by_feature),
         ("per model", &s.by_model),
         ("per service", &s.by_service),
+        ("per route", &s.by_route),
     ] {
         let mut t = crate::commands::table(&[
             "name",

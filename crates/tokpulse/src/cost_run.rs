@@ -48,6 +48,8 @@ pub const REGRESSION_MIN_IMPACT_USD: f64 = 5.0;
 pub const PROMPT_HASH_ATTR: &str = "prompt_hash";
 /// The attribute holding how many inputs an embedding call sent.
 pub const INPUT_COUNT_ATTR: &str = "input_count";
+/// The attribute holding the route of the request that made the call (`GET /api/search`).
+pub const ROUTE_ATTR: &str = "route";
 
 /// The kinds of finding the cost run owns (and resolves when they stop).
 pub const KINDS: [FindingKind; 3] = [
@@ -238,6 +240,9 @@ pub struct CostSummary {
     pub by_model: Vec<SpendLine>,
     /// Per service, most expensive first.
     pub by_service: Vec<SpendLine>,
+    /// Per route of the request that made the call (the [`ROUTE_ATTR`] attribute), most
+    /// expensive first; calls that name no route are left out.
+    pub by_route: Vec<SpendLine>,
     /// Infrastructure per provider project.
     pub infra: Vec<InfraLine>,
     /// Models the catalog does not know.
@@ -374,8 +379,12 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
     let mut rollup = Rollup::new(&catalog);
     let mut per_feature_daily: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
     let mut per_model_daily: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
-    let (mut by_feature, mut by_model, mut by_service) =
-        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    let (mut by_feature, mut by_model, mut by_service, mut by_route) = (
+        BTreeMap::new(),
+        BTreeMap::new(),
+        BTreeMap::new(),
+        BTreeMap::new(),
+    );
     let mut unknown_services: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut costs: Vec<Option<f64>> = Vec::with_capacity(inputs.ai.len());
     for r in &inputs.ai {
@@ -414,6 +423,9 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
                 r,
                 cost,
             );
+            if let Some(route) = r.attributes.get(ROUTE_ATTR).and_then(|v| v.as_str()) {
+                add_line(by_route.entry(route.to_owned()).or_default(), r, cost);
+            }
             if cost.is_none() {
                 unknown_services
                     .entry(r.model.as_str().to_owned())
@@ -526,6 +538,7 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
         by_feature: sorted_lines(by_feature),
         by_model: sorted_lines(by_model),
         by_service: sorted_lines(by_service),
+        by_route: sorted_lines(by_route),
         infra,
         unknown_models,
         budgets,
@@ -1332,6 +1345,46 @@ mod tests {
             found[0].title.starts_with("feature chat heading for $620"),
             "{}",
             found[0].title
+        );
+    }
+
+    #[test]
+    fn spend_is_summed_per_route_of_the_calls_that_name_one() {
+        let mut inputs = CostInputs::default();
+        for (i, route) in ["GET /search", "GET /search", "POST /chat"]
+            .iter()
+            .enumerate()
+        {
+            let mut c = call(
+                &format!("r{i}"),
+                start_of(day(10)),
+                "chat",
+                "gpt-4o",
+                1_000_000,
+                0,
+            );
+            c.attributes
+                .insert(ROUTE_ATTR.into(), serde_json::json!(route));
+            inputs.ai.push(c);
+        }
+        inputs.ai.push(call(
+            "r3",
+            start_of(day(10)),
+            "chat",
+            "gpt-4o",
+            1_000_000,
+            0,
+        ));
+        let s = summarize(&config(10_000.0), &inputs, day(15));
+        let routes: Vec<(&str, u64, f64)> = s
+            .by_route
+            .iter()
+            .map(|l| (l.name.as_str(), l.calls, l.cost_usd))
+            .collect();
+        assert_eq!(routes, [("GET /search", 2, 5.0), ("POST /chat", 1, 2.5)]);
+        assert_eq!(
+            s.by_feature[0].calls, 4,
+            "the call without a route still counts"
         );
     }
 

@@ -42,6 +42,8 @@ struct Feature {
     prompt: (u64, u64),
     completion: (u64, u64),
     fail_rate: f64,
+    /// The route of the requests that make the calls (the `route` attribute).
+    route: &'static str,
 }
 
 const FEATURES: &[Feature] = &[
@@ -53,6 +55,7 @@ const FEATURES: &[Feature] = &[
         prompt: (2_300, 1_000),
         completion: (350, 300),
         fail_rate: 0.05,
+        route: "POST /v2/support/messages",
     },
     Feature {
         service: "api",
@@ -62,6 +65,7 @@ const FEATURES: &[Feature] = &[
         prompt: (450, 300),
         completion: (40, 40),
         fail_rate: 0.0,
+        route: "POST /api/tickets",
     },
     Feature {
         service: "api",
@@ -71,6 +75,7 @@ const FEATURES: &[Feature] = &[
         prompt: (2_500, 1_500),
         completion: (150, 100),
         fail_rate: 0.0,
+        route: "GET /api/search",
     },
     Feature {
         service: "api",
@@ -80,6 +85,7 @@ const FEATURES: &[Feature] = &[
         prompt: (3_000, 2_000),
         completion: (0, 0),
         fail_rate: 0.0,
+        route: "POST /api/docs",
     },
 ];
 
@@ -129,7 +135,7 @@ pub fn generate(end: Timestamp, seed: u64, batch: usize) -> Month {
                 } else {
                     0
                 };
-                let mut attributes = json!({});
+                let mut attributes = json!({ "route": f.route });
                 if f.feature == "search-answers" {
                     // Half the questions are among 40 popular ones.
                     let h = if rng.random::<f64>() < 0.5 {

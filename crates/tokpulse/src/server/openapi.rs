@@ -383,6 +383,8 @@ pub struct CostSummaryOut {
     by_model: Vec<serde_json::Value>,
     /// Per service, the same fields.
     by_service: Vec<serde_json::Value>,
+    /// Per route of the request that made the call (attribute `route`), the same fields.
+    by_route: Vec<serde_json::Value>,
     /// `[{provider, project, plan, usage, cost_usd}]`.
     infra: Vec<serde_json::Value>,
     /// Models the catalog does not know: `[{model, services, calls, input_tokens, output_tokens}]`.

@@ -150,6 +150,18 @@ fn demo_finds_each_injected_problem_and_nothing_else() {
     ] {
         assert!(recs.contains(&kind), "{kind}: {recs:?}");
     }
+    let routes: Vec<&str> = cost["summary"]["by_route"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        routes.len(),
+        4,
+        "spend per route of the demo's features: {routes:?}"
+    );
+    assert!(routes.contains(&"GET /api/search"), "{routes:?}");
     let mut kinds: Vec<&str> = cost["findings"]
         .as_array()
         .unwrap()
