@@ -282,3 +282,78 @@ async fn webhook_events_ask_for_diagnosis_runs() {
     assert_eq!(s.pending().len(), 1);
     store.close().await;
 }
+
+/// A watcher that finds two violations every night.
+struct TwoViolations;
+
+#[async_trait::async_trait]
+impl tokpulse::scheduler::watchers::Watcher for TwoViolations {
+    fn name(&self) -> &'static str {
+        "two"
+    }
+    async fn check(
+        &self,
+        _ctx: &JobContext,
+        now: Timestamp,
+    ) -> anyhow::Result<Vec<tokpulse_core::Finding>> {
+        use tokpulse_core::{Finding, FindingKind, Fingerprint, Severity, Window};
+        Ok(["orders", "invoices"]
+            .iter()
+            .map(|table| Finding {
+                kind: FindingKind::NewErrorPattern,
+                severity: Severity::Warning,
+                fingerprint: Fingerprint::of(FindingKind::NewErrorPattern, &["db", table]),
+                title: format!("table {table} has no primary key"),
+                service: "db".into(),
+                route: None,
+                window: Window {
+                    start: now - chrono::TimeDelta::hours(1),
+                    end: now,
+                },
+                evidence: Vec::new(),
+                cause: None,
+                suggestion: "add one".into(),
+            })
+            .collect())
+    }
+}
+
+#[tokio::test]
+async fn each_watcher_violation_is_one_issue_night_after_night() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(dir.path()).await;
+    let config = config(dir.path(), "*/5 * * * *");
+    let app = App::new(&config, store.clone());
+    let clock = ManualClock::new(t("2026-11-23T03:00:00Z"));
+    let ctx = JobContext {
+        store: store.clone(),
+        engine: app.engine.clone(),
+        config: Arc::new(config.clone()),
+        clock: Arc::new(clock.clone()),
+    };
+    let watchers: Vec<Arc<dyn tokpulse::scheduler::watchers::Watcher>> =
+        vec![Arc::new(TwoViolations)];
+    let issues = || {
+        std::fs::read_dir(config.outbox_dir().join("issues"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let summary = tokpulse::scheduler::watchers::run_watchers(&ctx, &watchers, clock.now())
+        .await
+        .unwrap();
+    assert!(summary.starts_with("1 watchers, 2 violations"), "{summary}");
+    assert_eq!(issues(), 2, "one issue per violation");
+    clock.set(t("2026-11-24T03:00:00Z"));
+    tokpulse::scheduler::watchers::run_watchers(&ctx, &watchers, clock.now())
+        .await
+        .unwrap();
+    assert_eq!(
+        issues(),
+        2,
+        "the same violations the next night file nothing new"
+    );
+    assert_eq!(
+        store.count(tokpulse_store::Table::Findings).await.unwrap(),
+        2
+    );
+}
