@@ -282,8 +282,7 @@ fn print_report(s: &CostSummary) {
     if !s.regressions.is_empty() {
         let mut t = crate::commands::table(&[
             "service",
-            "feature",
-            "model",
+            "scope",
             "per request before → after",
             "deploy",
             "impact / month",
@@ -291,8 +290,7 @@ fn print_report(s: &CostSummary) {
         for r in &s.regressions {
             t.add_row(vec![
                 r.service.clone(),
-                r.feature.clone(),
-                r.model.clone(),
+                r.scope(),
                 format!("{} {:.4} → {:.4}", r.metric, r.before, r.after),
                 r.deploy.version.as_str().to_owned(),
                 usd(r.monthly_impact_usd),

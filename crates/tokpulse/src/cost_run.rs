@@ -199,9 +199,12 @@ pub struct BudgetLine {
 pub struct CostRegression {
     /// The service deployed.
     pub service: String,
-    /// The feature (`(none)` for calls without one).
+    /// The feature (`(none)` for calls without one), or `*` for a route's or a model's
+    /// regression over all features.
     pub feature: String,
-    /// The model, or `*` for all the feature's models.
+    /// The route (the [`ROUTE_ATTR`] attribute), or `*` for all routes.
+    pub route: String,
+    /// The model, or `*` for all models (a feature's or a route's regression).
     pub model: String,
     /// `tokens` or `cost` per request.
     pub metric: &'static str,
@@ -217,6 +220,23 @@ pub struct CostRegression {
     pub monthly_impact_usd: f64,
     /// The deploy.
     pub deploy: DeployEvent,
+}
+
+impl CostRegression {
+    /// What regressed, as titles name it: `answers on gpt-4o`, `answers`, `route GET /api/search`,
+    /// `gpt-4o (all features)`.
+    pub fn scope(&self) -> String {
+        match (
+            self.feature.as_str(),
+            self.route.as_str(),
+            self.model.as_str(),
+        ) {
+            (ALL, ALL, m) => format!("{m} (all features)"),
+            (ALL, r, _) => format!("route {r}"),
+            (f, _, ALL) => f.to_owned(),
+            (f, _, m) => format!("{f} on {m}"),
+        }
+    }
 }
 
 /// Everything the cost run, the report and the API say about a month.
@@ -716,10 +736,108 @@ impl PerRequest {
     }
 }
 
+/// Every feature, route or model in a [`Scope`].
+const ALL: &str = "*";
+
+/// What a group of calls has in common: a feature, a route, a model, each [`ALL`] when the
+/// group spans every value of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Scope<'a> {
+    feature: &'a str,
+    route: &'a str,
+    model: &'a str,
+}
+
+impl<'a> Scope<'a> {
+    const fn new(feature: &'a str, route: &'a str, model: &'a str) -> Self {
+        Scope {
+            feature,
+            route,
+            model,
+        }
+    }
+
+    /// The groups a call counts in: the four scopes a regression is filed for (its feature on
+    /// its model, its feature, its route, its model) and the overlaps of feature, route and
+    /// model that say how much of a wide regression a narrower one explains.
+    fn of(feature: &'a str, route: Option<&'a str>, model: &'a str) -> Vec<Scope<'a>> {
+        let mut v = vec![
+            Scope::new(feature, ALL, model),
+            Scope::new(feature, ALL, ALL),
+            Scope::new(ALL, ALL, model),
+        ];
+        if let Some(r) = route {
+            v.extend([
+                Scope::new(ALL, r, ALL),
+                Scope::new(feature, r, ALL),
+                Scope::new(ALL, r, model),
+                Scope::new(feature, r, model),
+            ]);
+        }
+        v
+    }
+
+    /// Which of the filed scopes this is, narrowest first: a feature's (on one model or all of
+    /// them), a route's, a model's; `None` for the overlaps, which are never filed.
+    fn rank(&self) -> Option<u8> {
+        match (self.feature != ALL, self.route != ALL, self.model != ALL) {
+            (true, false, _) => Some(0),
+            (false, true, false) => Some(1),
+            (false, false, true) => Some(2),
+            _ => None,
+        }
+    }
+
+    /// The calls in both scopes, or `None` when no call can be.
+    fn meet(&self, other: &Scope<'a>) -> Option<Scope<'a>> {
+        fn one<'a>(a: &'a str, b: &'a str) -> Option<&'a str> {
+            match (a, b) {
+                (ALL, x) | (x, ALL) => Some(x),
+                (x, y) if x == y => Some(x),
+                _ => None,
+            }
+        }
+        Some(Scope::new(
+            one(self.feature, other.feature)?,
+            one(self.route, other.route)?,
+            one(self.model, other.model)?,
+        ))
+    }
+}
+
+/// A group's calls in the week before a deploy and in the two halves of the time since.
+#[derive(Default, Clone, Copy)]
+struct Sides([PerRequest; 3]);
+
+impl Sides {
+    fn after(&self) -> PerRequest {
+        let [_, a1, a2] = self.0;
+        PerRequest {
+            calls: a1.calls + a2.calls,
+            tokens: a1.tokens + a2.tokens,
+            cost: a1.cost + a2.cost,
+        }
+    }
+
+    /// Extra dollars a month at the rate since the deploy, over `span_days` after it.
+    fn monthly_impact(&self, span_days: f64) -> f64 {
+        let after = self.after();
+        (after.cost() - self.0[0].cost()) * after.calls as f64 / span_days * recommend::MONTH_DAYS
+    }
+}
+
 /// Cost regressions: for each deploy of the last [`REGRESSION_LOOKBACK_DAYS`] days, each
-/// feature of the deployed service (per model, and over all its models for a model switch)
-/// whose tokens or cost per request after the deploy are at least 20% above the week before,
-/// in both halves of the time since (a lasting change, not a burst).
+/// feature (per model, and over all its models for a model switch), route (the
+/// [`ROUTE_ATTR`] attribute) and model of the deployed service whose tokens or cost per
+/// request after the deploy are at least 20% above the week before, in both halves of the time
+/// since (a lasting change, not a burst).
+///
+/// One change shows in several scopes at once (a longer prompt in a feature raises its route's
+/// and its model's figures too), so a finding is filed for the narrowest scope that explains
+/// it: a feature-wide regression only when no single model of the feature explains it, a route's
+/// only when the features filed account for less than half of its monthly impact, a model's
+/// only when the features and routes filed do. A route or model regression is thus one spread
+/// over features too small, or too diluted, to be filed one by one.
 fn regressions(
     ai: &[AiUsageRecord],
     costs: &[Option<f64>],
@@ -747,8 +865,8 @@ fn regressions(
             .min(end);
         let before_from = d.timestamp - TimeDelta::days(7);
         let mid = d.timestamp + (until - d.timestamp) / 2;
-        // (feature, model or "*") → (before, after first half, after second half)
-        let mut groups: HashMap<(&str, &str), [PerRequest; 3]> = HashMap::new();
+        let span_days = ((until - d.timestamp).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
+        let mut groups: HashMap<Scope, Sides> = HashMap::new();
         for (r, c) in ai.iter().zip(costs) {
             let (Some(c), true) = (c, r.service == d.service) else {
                 continue;
@@ -763,20 +881,23 @@ fn regressions(
             } else {
                 continue;
             };
-            for key in [(feature_name(r), r.model.as_str()), (feature_name(r), "*")] {
-                groups.entry(key).or_default()[slot].add(r, *c);
+            let route = r.attributes.get(ROUTE_ATTR).and_then(|v| v.as_str());
+            for key in Scope::of(feature_name(r), route, r.model.as_str()) {
+                groups.entry(key).or_default().0[slot].add(r, *c);
             }
         }
-        let mut found: Vec<CostRegression> = Vec::new();
-        let mut keys: Vec<_> = groups.keys().copied().collect();
-        keys.sort();
+        let mut found: Vec<(Scope, CostRegression)> = Vec::new();
+        let mut keys: Vec<Scope> = groups
+            .keys()
+            .copied()
+            .filter(|k| k.rank().is_some())
+            .collect();
+        // A feature's models before the feature as a whole.
+        keys.sort_by_key(|k| (k.rank(), k.model == ALL, *k));
         for key in keys {
-            let [before, a1, a2] = groups[&key];
-            let after = PerRequest {
-                calls: a1.calls + a2.calls,
-                tokens: a1.tokens + a2.tokens,
-                cost: a1.cost + a2.cost,
-            };
+            let sides = groups[&key];
+            let [before, a1, a2] = sides.0;
+            let after = sides.after();
             if before.calls < REGRESSION_MIN_CALLS
                 || a1.calls < REGRESSION_MIN_CALLS / 2
                 || a2.calls < REGRESSION_MIN_CALLS / 2
@@ -797,10 +918,27 @@ fn regressions(
             } else {
                 continue;
             };
-            let span_days = ((until - d.timestamp).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
-            let calls_per_day = after.calls as f64 / span_days;
-            let impact = (after.cost() - before.cost()) * calls_per_day * recommend::MONTH_DAYS;
+            let impact = sides.monthly_impact(span_days);
             if impact < REGRESSION_MIN_IMPACT_USD {
+                continue;
+            }
+            // Keys come narrowest first, so everything that could explain this one is in.
+            let explained = match key.rank() {
+                Some(0) if key.model == ALL => found
+                    .iter()
+                    .any(|(k, _)| k.feature == key.feature && k.model != ALL),
+                Some(0) => false,
+                _ => {
+                    let by_narrower: f64 = found
+                        .iter()
+                        .filter_map(|(k, _)| k.meet(&key))
+                        .filter_map(|m| groups.get(&m))
+                        .map(|g| g.monthly_impact(span_days))
+                        .sum();
+                    by_narrower >= impact / 2.0
+                }
+            };
+            if explained {
                 continue;
             }
             let (b, a) = if metric == "tokens" {
@@ -808,27 +946,24 @@ fn regressions(
             } else {
                 (before.cost(), after.cost())
             };
-            found.push(CostRegression {
-                service: d.service.as_str().to_owned(),
-                feature: key.0.to_owned(),
-                model: key.1.to_owned(),
-                metric,
-                before: b,
-                after: a,
-                cost_per_request: (before.cost(), after.cost()),
-                calls_per_day,
-                monthly_impact_usd: impact,
-                deploy: d.clone(),
-            });
+            found.push((
+                key,
+                CostRegression {
+                    service: d.service.as_str().to_owned(),
+                    feature: key.feature.to_owned(),
+                    route: key.route.to_owned(),
+                    model: key.model.to_owned(),
+                    metric,
+                    before: b,
+                    after: a,
+                    cost_per_request: (before.cost(), after.cost()),
+                    calls_per_day: after.calls as f64 / span_days,
+                    monthly_impact_usd: impact,
+                    deploy: d.clone(),
+                },
+            ));
         }
-        // A feature-wide regression only when no single model of the feature explains it.
-        let per_model: BTreeSet<String> = found
-            .iter()
-            .filter(|r| r.model != "*")
-            .map(|r| r.feature.clone())
-            .collect();
-        found.retain(|r| r.model != "*" || !per_model.contains(&r.feature));
-        out.extend(found);
+        out.extend(found.into_iter().map(|(_, r)| r));
     }
     out.sort_by(|a, b| b.monthly_impact_usd.total_cmp(&a.monthly_impact_usd));
     out
@@ -999,11 +1134,17 @@ pub fn findings(summary: &CostSummary, now: Timestamp) -> Vec<Finding> {
     for r in &summary.regressions {
         let pct = (r.after / r.before - 1.0) * 100.0;
         let name = deploy_name(&r.deploy);
-        let on = if r.model == "*" {
-            r.feature.clone()
-        } else {
-            format!("{} on {}", r.feature, r.model)
-        };
+        let on = r.scope();
+        // A route's regression adds its route; the others keep the fingerprints they had.
+        let mut fingerprint_parts = vec![
+            r.service.as_str(),
+            r.feature.as_str(),
+            r.model.as_str(),
+            r.deploy.id.as_str(),
+        ];
+        if r.route != ALL {
+            fingerprint_parts.push(r.route.as_str());
+        }
         let severity = match project_budget {
             Some(b) if r.monthly_impact_usd >= 0.1 * b => Severity::High,
             _ => Severity::Warning,
@@ -1016,16 +1157,13 @@ pub fn findings(summary: &CostSummary, now: Timestamp) -> Vec<Finding> {
         out.push(Finding {
             kind: FindingKind::CostRegression,
             severity,
-            fingerprint: Fingerprint::of(
-                FindingKind::CostRegression,
-                &[&r.service, &r.feature, &r.model, r.deploy.id.as_str()],
-            ),
+            fingerprint: Fingerprint::of(FindingKind::CostRegression, &fingerprint_parts),
             title: format!(
                 "+{pct:.0}% {} per request since deploy {name}: +${:.0}/month ({on})",
                 r.metric, r.monthly_impact_usd
             ),
             service: r.service.clone(),
-            route: None,
+            route: (r.route != ALL).then(|| r.route.clone()),
             window: Window {
                 start: r.deploy.timestamp,
                 end: now,
@@ -1421,46 +1559,79 @@ mod tests {
         assert_eq!(unknown.cost_usd, None);
     }
 
-    #[test]
-    fn a_lasting_change_per_request_at_a_deploy_is_a_cost_regression() {
-        // 240 calls a day of 1000 prompt tokens on gpt-4o; 1400 after the deploy on March 10.
-        let deploy_at = start_of(day(10)) + TimeDelta::hours(12);
-        let mut ai = Vec::new();
-        for h in 0..(14 * 24) {
-            let t = start_of(day(1)) + TimeDelta::hours(h);
-            for k in 0..10 {
-                let tokens = if t >= deploy_at { 1_400 } else { 1_000 };
-                ai.push(call(
-                    &format!("r-{h}-{k}"),
-                    t,
-                    "answers",
-                    "gpt-4o",
-                    tokens,
-                    0,
-                ));
-            }
-        }
-        let deploy = DeployEvent {
+    /// The deploy of the regression tests: March 10, noon.
+    fn regression_deploy() -> DeployEvent {
+        DeployEvent {
             id: RecordId::parse("dep-7").unwrap(),
-            timestamp: deploy_at,
+            timestamp: start_of(day(10)) + TimeDelta::hours(12),
             service: Label::parse("api").unwrap(),
             environment: Label::parse("production").unwrap(),
             version: Label::parse("v7").unwrap(),
             commit_sha: Some(Label::parse("abc123def456").unwrap()),
             author: None,
             description: None,
-        };
+        }
+    }
+
+    /// `(count, feature, route, model, tokens before, tokens after)`: `count` calls an hour.
+    type CallSpec<'a> = (u32, &'a str, Option<&'a str>, &'a str, u64, u64);
+
+    /// Calls every hour from March 1 to 14 (the deploy on the 10th), as each spec says.
+    fn hourly_calls(spec: &[CallSpec]) -> Vec<AiUsageRecord> {
+        let deploy_at = regression_deploy().timestamp;
+        let mut ai = Vec::new();
+        for h in 0..(14 * 24) {
+            let t = start_of(day(1)) + TimeDelta::hours(h);
+            for (i, &(count, feature, route, model, before, after)) in spec.iter().enumerate() {
+                for k in 0..count {
+                    let tokens = if t >= deploy_at { after } else { before };
+                    let mut c = call(&format!("r-{h}-{i}-{k}"), t, feature, model, tokens, 0);
+                    if let Some(route) = route {
+                        c.attributes
+                            .insert(ROUTE_ATTR.into(), serde_json::json!(route));
+                    }
+                    ai.push(c);
+                }
+            }
+        }
+        ai
+    }
+
+    /// The month to March 14 with the regression tests' deploy.
+    fn regression_summary(ai: Vec<AiUsageRecord>) -> CostSummary {
         let inputs = CostInputs {
             ai,
             infra: Vec::new(),
-            deploys: vec![deploy],
+            deploys: vec![regression_deploy()],
         };
-        let s = summarize(&config(10_000.0), &inputs, day(14));
+        summarize(&config(10_000.0), &inputs, day(14))
+    }
+
+    fn regression_finding(s: &CostSummary) -> Finding {
+        findings(s, start_of(day(15)))
+            .into_iter()
+            .find(|f| f.kind == FindingKind::CostRegression)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_lasting_change_per_request_at_a_deploy_is_a_cost_regression() {
+        // 240 calls a day of 1000 prompt tokens on gpt-4o; 1400 after the deploy on March 10.
+        let s = regression_summary(hourly_calls(&[(
+            10, "answers", None, "gpt-4o", 1_000, 1_400,
+        )]));
+        // The feature over all its models and the model over all features regress too; the
+        // feature on its model explains both.
         assert_eq!(s.regressions.len(), 1, "{:?}", s.regressions);
         let r = &s.regressions[0];
         assert_eq!(
-            (r.feature.as_str(), r.model.as_str(), r.metric),
-            ("answers", "gpt-4o", "tokens")
+            (
+                r.feature.as_str(),
+                r.route.as_str(),
+                r.model.as_str(),
+                r.metric
+            ),
+            ("answers", "*", "gpt-4o", "tokens")
         );
         assert!((r.after / r.before - 1.4).abs() < 1e-9);
         // 400 more tokens × $2.50/M × 240 calls a day × 30 days = $7.20 a month.
@@ -1469,19 +1640,89 @@ mod tests {
             "{}",
             r.monthly_impact_usd
         );
-        let f = findings(&s, start_of(day(15)));
-        let f = f
-            .iter()
-            .find(|f| f.kind == FindingKind::CostRegression)
-            .unwrap();
+        let f = regression_finding(&s);
         assert_eq!(
             f.title,
             "+40% tokens per request since deploy abc123d: +$7/month (answers on gpt-4o)"
         );
+        assert_eq!(f.route, None);
         assert_eq!(
             f.cause.as_ref().unwrap().commit_sha.as_deref(),
             Some("abc123def456")
         );
+    }
+
+    #[test]
+    fn a_feature_regression_on_one_route_is_filed_once_for_the_feature() {
+        // `answers` is all of `POST /api/search`'s calls: the route regresses with it.
+        let s = regression_summary(hourly_calls(&[
+            (
+                10,
+                "answers",
+                Some("POST /api/search"),
+                "gpt-4o",
+                1_000,
+                1_400,
+            ),
+            (
+                10,
+                "chat",
+                Some("POST /api/chat"),
+                "gpt-4o-mini",
+                1_000,
+                1_000,
+            ),
+        ]));
+        assert_eq!(s.regressions.len(), 1, "{:?}", s.regressions);
+        assert_eq!(s.regressions[0].scope(), "answers on gpt-4o");
+    }
+
+    #[test]
+    fn a_route_regression_spread_over_features_is_filed_for_the_route() {
+        // `POST /api/search` sends 60% more context to both features it calls, but most of
+        // their calls come from `POST /api/chat`: each feature rises 10%, the route 60%.
+        let search = Some("POST /api/search");
+        let chat = Some("POST /api/chat");
+        let s = regression_summary(hourly_calls(&[
+            (2, "answers", search, "gpt-4o", 4_000, 6_400),
+            (2, "lookup", search, "gpt-4o", 4_000, 6_400),
+            (10, "answers", chat, "gpt-4o", 4_000, 4_000),
+            (10, "lookup", chat, "gpt-4o", 4_000, 4_000),
+        ]));
+        assert_eq!(s.regressions.len(), 1, "{:?}", s.regressions);
+        let r = &s.regressions[0];
+        assert_eq!(
+            (r.feature.as_str(), r.route.as_str(), r.model.as_str()),
+            ("*", "POST /api/search", "*")
+        );
+        assert!((r.after / r.before - 1.6).abs() < 1e-9);
+        // 2400 more tokens × $2.50/M × 96 calls a day × 30 days = $17.28 a month.
+        assert!((r.monthly_impact_usd - 17.28).abs() < 0.01);
+        let f = regression_finding(&s);
+        assert_eq!(
+            f.title,
+            "+60% tokens per request since deploy abc123d: +$17/month (route POST /api/search)"
+        );
+        assert_eq!(f.route.as_deref(), Some("POST /api/search"));
+        // Its own fingerprint: a feature's regression at the same deploy is another finding.
+        let feature = Fingerprint::of(FindingKind::CostRegression, &["api", "*", "*", "dep-7"]);
+        assert_ne!(f.fingerprint, feature);
+    }
+
+    #[test]
+    fn small_regressions_on_one_model_add_up_to_a_model_regression() {
+        // Eight features on gpt-4o, each 50% longer but worth $0.90 a month: too small alone,
+        // $7.20 together.
+        let features = ["a", "b", "c", "d", "e", "f", "g", "h"];
+        let spec: Vec<_> = features
+            .iter()
+            .map(|f| (1, *f, None, "gpt-4o", 1_000, 1_500))
+            .collect();
+        let s = regression_summary(hourly_calls(&spec));
+        assert_eq!(s.regressions.len(), 1, "{:?}", s.regressions);
+        let r = &s.regressions[0];
+        assert_eq!(r.scope(), "gpt-4o (all features)");
+        assert!((r.monthly_impact_usd - 7.2).abs() < 0.01);
     }
 
     #[test]
