@@ -191,6 +191,10 @@ const DEPLOYS: &[Deploy] = &[
 /// many minutes before the end it starts.
 const LEVEL_SHIFT: (&str, f64, i64) = ("/v2/feed", 1.6, 10 * 60);
 
+/// A route whose server errors climb with no deploy behind them (an upstream failing): its path,
+/// the error rate, and how many minutes before the end it starts.
+const ERROR_SPIKE: (&str, f64, i64) = ("/v2/events", 0.08, 90);
+
 /// The error the mobile-bff deploy starts logging every few minutes: a pattern new since it.
 const NEW_ERROR: &str = "feed ranker: NaN score for item";
 
@@ -363,6 +367,10 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
                 let (path, f, minutes) = LEVEL_SHIFT;
                 if route.path == path && ts >= end - TimeDelta::minutes(minutes) {
                     factor = f;
+                }
+                let (path, rate, minutes) = ERROR_SPIKE;
+                if route.path == path && ts >= end - TimeDelta::minutes(minutes) {
+                    error_rate = rate;
                 }
                 let duration = route.median_ms * factor * (route.sigma * normal(&mut rng)).exp();
                 let status = if rng.random::<f64>() < error_rate {
