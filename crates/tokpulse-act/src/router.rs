@@ -186,8 +186,8 @@ pub fn plan_for_resolution(f: &StoredFinding, sinks: &[&str], now: Timestamp) ->
     let fp = f.finding.fingerprint.as_str();
     let occurrences = f.occurrences;
     let note = format!(
-        "**Resolved** at {}: not seen in the latest diagnosis run (last seen {}; {} occurrences \
-         since {}).",
+        "**Resolved** at {}: no longer found by the check that raised it (last seen {}; {} \
+         occurrences since {}).",
         time(now),
         time(f.last_seen),
         occurrences,
@@ -397,8 +397,9 @@ mod tests {
         assert_eq!(
             p.note.as_deref(),
             Some(
-                "**Resolved** at 2023-11-14 22:43:20 UTC: not seen in the latest diagnosis run \
-                 (last seen 2023-11-14 22:13:20 UTC; 3 occurrences since 2023-11-14 21:13:20 UTC)."
+                "**Resolved** at 2023-11-14 22:43:20 UTC: no longer found by the check that \
+                 raised it (last seen 2023-11-14 22:13:20 UTC; 3 occurrences since 2023-11-14 \
+                 21:13:20 UTC)."
             )
         );
         let o = plan_for_change(

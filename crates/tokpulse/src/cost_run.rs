@@ -13,9 +13,8 @@ use chrono::{Datelike, Days, NaiveDate, TimeDelta};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
-use tokpulse_act::{plan_for_change, plan_for_resolution};
 use tokpulse_core::{
-    AiUsageRecord, Cause, DeployEvent, Evidence, Finding, FindingKind, FindingStatus, Fingerprint,
+    AiUsageRecord, Cause, DeployEvent, Evidence, Finding, FindingKind, Fingerprint,
     InfraUsageRecord, Severity, StoredFinding, Timestamp, Window,
 };
 use tokpulse_cost::forecast::{days_in_month, forecast_with};
@@ -1281,62 +1280,18 @@ pub async fn run(engine: &Engine, config: &CostConfig, now: Timestamp) -> anyhow
     }
 
     let found = findings(&summary, now);
-    let mut changes = Vec::new();
-    for f in &found {
-        changes.push((f.fingerprint.clone(), store.upsert_finding(f, now).await?));
-    }
-    let open: HashMap<String, StoredFinding> = store
-        .findings(Some(FindingStatus::Open), 100_000)
-        .await?
-        .into_iter()
-        .map(|f| (f.finding.fingerprint.as_str().to_owned(), f))
-        .collect();
-    let sink_names: Vec<&str> = engine.sinks().iter().map(|s| s.name()).collect();
+    let kinds: BTreeSet<FindingKind> = KINDS.into_iter().collect();
+    let applied = engine
+        .apply(&found, &kinds, |f| kinds.contains(&f.finding.kind), now)
+        .await?;
     let mut run = CostRun {
         summary,
         predictions,
-        seen: Vec::new(),
-        resolved: Vec::new(),
-        queued: 0,
+        seen: applied.seen.into_iter().map(|(_, f)| f).collect(),
+        resolved: applied.resolved,
+        queued: applied.queued,
         delivery: Default::default(),
     };
-    for (fp, change) in changes {
-        let Some(stored) = open.get(fp.as_str()).cloned() else {
-            anyhow::bail!("finding {fp} was stored but is not open");
-        };
-        let sinks =
-            engine
-                .routing()
-                .sinks_for(stored.finding.kind, stored.finding.severity, &sink_names);
-        for action in plan_for_change(change, &stored, &sinks, now) {
-            if store.enqueue_action(&action).await?.is_some() {
-                run.queued += 1;
-            }
-        }
-        run.seen.push(stored);
-    }
-    let seen: BTreeSet<&str> = found.iter().map(|f| f.fingerprint.as_str()).collect();
-    for f in open.values() {
-        if KINDS.contains(&f.finding.kind)
-            && !seen.contains(f.finding.fingerprint.as_str())
-            && store.resolve_finding(f.id, now).await?
-        {
-            let mut resolved = f.clone();
-            resolved.status = FindingStatus::Resolved;
-            resolved.resolved_at = Some(now);
-            let sinks = engine.routing().sinks_for(
-                resolved.finding.kind,
-                resolved.finding.severity,
-                &sink_names,
-            );
-            for action in plan_for_resolution(&resolved, &sinks, now) {
-                if store.enqueue_action(&action).await?.is_some() {
-                    run.queued += 1;
-                }
-            }
-            run.resolved.push(resolved);
-        }
-    }
     run.delivery = engine.deliver(now).await?;
     Ok(run)
 }

@@ -43,6 +43,17 @@ pub struct DiagnosisRun {
     pub delivery: DeliveryReport,
 }
 
+/// What [`Engine::apply`] did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// The findings seen, with what happened to each in the store.
+    pub seen: Vec<(FindingChange, StoredFinding)>,
+    /// The findings resolved.
+    pub resolved: Vec<StoredFinding>,
+    /// Actions queued (not queued before).
+    pub queued: usize,
+}
+
 /// Runs diagnosis and delivery.
 pub struct Engine {
     store: Arc<dyn Store>,
@@ -172,9 +183,49 @@ impl Engine {
         let mut findings = gather_by_deploy(findings, &deployments, group);
         findings.extend(diagnosis::ci_findings(store, &self.config, now).await?);
 
+        // Open findings of the kinds these analyzers own that this run did not see have stopped;
+        // a deploy's regression once a later deploy of its service checks clean.
+        let stopped = |f: &StoredFinding| {
+            if f.finding.kind == FindingKind::DeployRegression {
+                clean.contains(&f.finding.service)
+                    && f.finding.cause.as_ref().is_some_and(|c| {
+                        deployments.iter().any(|d| {
+                            d.service.as_str() == f.finding.service && d.timestamp > c.deployed_at
+                        })
+                    })
+            } else {
+                kinds.contains(&f.finding.kind)
+                    && !routes.keep_open.contains(f.finding.fingerprint.as_str())
+            }
+        };
+        let applied = self.apply(&findings, &kinds, stopped, now).await?;
+        run.seen = applied.seen;
+        run.resolved = applied.resolved;
+        run.queued = applied.queued;
+        run.resolved
+            .sort_by(|a, b| a.finding.title.cmp(&b.finding.title));
+
+        run.delivery = self.deliver(now).await?;
+        Ok(run)
+    }
+
+    /// Records what a run found at `now` and resolves what it no longer finds: stores `findings`
+    /// and queues their actions (crash-safe, see [`Engine::record`]), then resolves each open
+    /// finding not among them for which `stopped` holds, queueing its resolution. `kinds` are
+    /// the kinds the caller owns (their recent resolutions are planned again, as recent
+    /// findings are). Muted findings are stored but send nothing. Diagnosis, the cost run and
+    /// the watchers all record through here.
+    pub async fn apply(
+        &self,
+        findings: &[Finding],
+        kinds: &BTreeSet<FindingKind>,
+        stopped: impl Fn(&StoredFinding) -> bool,
+        now: Timestamp,
+    ) -> anyhow::Result<Applied> {
         let muted = crate::mute::muted(self.store.as_ref(), now).await?;
+        let mut applied = Applied::default();
         let changes = self
-            .record(&findings, &kinds, &muted, now, &mut run)
+            .record(findings, kinds, &muted, now, &mut applied.queued)
             .await?;
         let open: HashMap<String, StoredFinding> = self
             .store
@@ -183,49 +234,36 @@ impl Engine {
             .into_iter()
             .map(|f| (f.finding.fingerprint.as_str().to_string(), f))
             .collect();
-        let sink_names: Vec<&str> = self.sinks.iter().map(|s| s.name()).collect();
         for (fp, change) in changes {
             let stored = open
                 .get(fp.as_str())
                 .cloned()
                 .ok_or_else(|| anyhow::anyhow!("finding {fp} was stored but is not open"))?;
-            run.seen.push((change, stored));
+            applied.seen.push((change, stored));
         }
-
-        // Open findings of the kinds these analyzers own that this run did not see have stopped.
+        let sink_names: Vec<&str> = self.sinks.iter().map(|s| s.name()).collect();
         let seen: BTreeSet<&str> = findings.iter().map(|f| f.fingerprint.as_str()).collect();
         for f in open.values() {
-            let fp = f.finding.fingerprint.as_str();
-            // A deploy's regression resolves once a later deploy of its service checks clean.
-            let stopped = if f.finding.kind == FindingKind::DeployRegression {
-                clean.contains(&f.finding.service)
-                    && f.finding.cause.as_ref().is_some_and(|c| {
-                        deployments.iter().any(|d| {
-                            d.service.as_str() == f.finding.service && d.timestamp > c.deployed_at
-                        })
-                    })
-            } else {
-                kinds.contains(&f.finding.kind) && !routes.keep_open.contains(fp)
-            };
-            if stopped && !seen.contains(fp) && self.store.resolve_finding(f.id, now).await? {
-                let mut resolved = f.clone();
-                resolved.status = FindingStatus::Resolved;
-                resolved.resolved_at = Some(now);
-                let sinks = self.routing.sinks_for(
-                    resolved.finding.kind,
-                    resolved.finding.severity,
-                    &sink_names,
-                );
-                let mut actions = plan_for_resolution(&resolved, &sinks, now);
-                self.enqueue(&mut actions, &muted, &mut run).await?;
-                run.resolved.push(resolved);
+            if seen.contains(f.finding.fingerprint.as_str())
+                || !stopped(f)
+                || !self.store.resolve_finding(f.id, now).await?
+            {
+                continue;
             }
+            let mut resolved = f.clone();
+            resolved.status = FindingStatus::Resolved;
+            resolved.resolved_at = Some(now);
+            let sinks = self.routing.sinks_for(
+                resolved.finding.kind,
+                resolved.finding.severity,
+                &sink_names,
+            );
+            let mut actions = plan_for_resolution(&resolved, &sinks, now);
+            self.enqueue(&mut actions, &muted, &mut applied.queued)
+                .await?;
+            applied.resolved.push(resolved);
         }
-        run.resolved
-            .sort_by(|a, b| a.finding.title.cmp(&b.finding.title));
-
-        run.delivery = self.deliver(now).await?;
-        Ok(run)
+        Ok(applied)
     }
 
     /// Stores the findings seen at `now` and queues their actions, so that a run killed at any
@@ -247,7 +285,7 @@ impl Engine {
         kinds: &BTreeSet<FindingKind>,
         muted: &HashSet<String>,
         now: Timestamp,
-        run: &mut DiagnosisRun,
+        queued: &mut usize,
     ) -> anyhow::Result<Vec<(Fingerprint, FindingChange)>> {
         let same_instant = |t: Timestamp| t.timestamp_millis() == now.timestamp_millis();
         let known: HashMap<String, StoredFinding> = self
@@ -293,7 +331,7 @@ impl Engine {
                         occurrences: b.occurrences,
                     }
                 };
-                self.enqueue(&mut queue, muted, run).await?;
+                self.enqueue(&mut queue, muted, queued).await?;
                 changes.push((f.fingerprint.clone(), change));
                 continue;
             }
@@ -319,7 +357,7 @@ impl Engine {
                     ));
                 }
             }
-            self.enqueue(&mut queue, muted, run).await?;
+            self.enqueue(&mut queue, muted, queued).await?;
             let change = self.store.upsert_finding(f, now).await?;
             if let FindingChange::New { id } = change {
                 let stored = StoredFinding {
@@ -332,11 +370,11 @@ impl Engine {
                     resolved_at: None,
                 };
                 queue.extend(plan_for_change(change, &stored, &sinks, now));
-                self.enqueue(&mut queue, muted, run).await?;
+                self.enqueue(&mut queue, muted, queued).await?;
             }
             changes.push((f.fingerprint.clone(), change));
         }
-        self.enqueue(&mut queue, muted, run).await?;
+        self.enqueue(&mut queue, muted, queued).await?;
         Ok(changes)
     }
 
@@ -346,11 +384,11 @@ impl Engine {
         &self,
         actions: &mut Vec<NewAction>,
         muted: &HashSet<String>,
-        run: &mut DiagnosisRun,
+        queued: &mut usize,
     ) -> anyhow::Result<()> {
         for action in actions.drain(..).filter(|a| crate::mute::keep(a, muted)) {
             if self.store.enqueue_action(&action).await?.is_some() {
-                run.queued += 1;
+                *queued += 1;
             }
         }
         Ok(())

@@ -382,8 +382,8 @@ mod tests {
         assert_eq!(
             added,
             format!(
-                "\n---\n\n**Resolved** at 2023-11-14 22:43:20 UTC: not seen in the latest \
-                 diagnosis run (last seen 2023-11-14 22:13:20 UTC; 3 occurrences since \
+                "\n---\n\n**Resolved** at 2023-11-14 22:43:20 UTC: no longer found by the \
+                 check that raised it (last seen 2023-11-14 22:13:20 UTC; 3 occurrences since \
                  2023-11-14 21:13:20 UTC).\n<!-- tokpulse:action=outbox:{fp}:resolve:3 -->\n"
             )
         );

@@ -1,10 +1,13 @@
 //! Watchers: checks run nightly by the `watchers` job, each turning what it finds into findings
-//! (one issue per violation through the usual routing). Register one in [`registered`].
+//! (one issue per violation through the usual routing; a violation no longer found is resolved,
+//! which closes its issue). Register one in [`registered`].
 
 use super::{Job, JobContext};
+use crate::engine::Applied;
+use anyhow::Context;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use tokpulse_act::plan_for_change;
-use tokpulse_core::{Finding, FindingStatus, Timestamp};
+use tokpulse_core::{Finding, FindingKind, Timestamp};
 
 /// A nightly check.
 #[async_trait::async_trait]
@@ -39,20 +42,22 @@ impl Job for Watchers {
     }
 }
 
-/// Runs `watchers`, records their findings and queues their actions, then delivers.
+/// Runs `watchers`, records their findings and queues their actions, resolves the violations
+/// a watcher no longer reports, then delivers. A watcher that fails resolves nothing.
 pub async fn run_watchers(
     ctx: &JobContext,
     watchers: &[Arc<dyn Watcher>],
     now: Timestamp,
 ) -> anyhow::Result<String> {
-    let mut findings = 0;
-    let mut queued = 0;
+    let (mut findings, mut queued, mut resolved) = (0, 0, 0);
     let mut failed = Vec::new();
     for w in watchers {
         match w.check(ctx, now).await {
             Ok(found) => {
                 findings += found.len();
-                queued += record(ctx, &found, now).await?;
+                let applied = record(ctx, w.name(), &found, now).await?;
+                queued += applied.queued;
+                resolved += applied.resolved.len();
             }
             Err(e) => failed.push(format!("{}: {e:#}", w.name())),
         }
@@ -67,38 +72,59 @@ pub async fn run_watchers(
         );
     }
     Ok(format!(
-        "{} watchers, {findings} violations, {queued} actions queued",
+        "{} watchers, {findings} violations, {resolved} resolved, {queued} actions queued",
         watchers.len()
     ))
 }
 
-/// Upserts `found` and queues the actions of each change; returns how many were queued.
-pub async fn record(ctx: &JobContext, found: &[Finding], now: Timestamp) -> anyhow::Result<usize> {
-    let store = &ctx.store;
-    let sink_names: Vec<&str> = ctx.engine.sinks().iter().map(|s| s.name()).collect();
-    let mut queued = 0;
-    let mut changes = Vec::new();
-    for f in found {
-        changes.push((f.fingerprint.clone(), store.upsert_finding(f, now).await?));
-    }
-    if changes.is_empty() {
-        return Ok(0);
-    }
-    let open = store.findings(Some(FindingStatus::Open), 100_000).await?;
-    for (fp, change) in changes {
-        let Some(stored) = open.iter().find(|s| s.finding.fingerprint == fp) else {
-            continue;
-        };
-        let sinks = ctx.engine.routing().sinks_for(
-            stored.finding.kind,
-            stored.finding.severity,
-            &sink_names,
-        );
-        for action in plan_for_change(change, stored, &sinks, now) {
-            if store.enqueue_action(&action).await?.is_some() {
-                queued += 1;
-            }
-        }
-    }
-    Ok(queued)
+/// The detector-state key of what the watcher `name` reported last: fingerprint → kind.
+fn state_key(name: &str) -> String {
+    format!("watcher:{name}")
+}
+
+/// Records what the watcher `name` found at `now` through the engine (crash-safe, one action
+/// each, mutes respected) and resolves what it reported before and no longer does. Which
+/// findings are the watcher's is kept in the detector state: before recording, everything it
+/// reported last time or now (so a run killed part-way still resolves the rest next time);
+/// after, what it reports now.
+pub async fn record(
+    ctx: &JobContext,
+    name: &str,
+    found: &[Finding],
+    now: Timestamp,
+) -> anyhow::Result<Applied> {
+    let key = state_key(name);
+    let before: BTreeMap<String, FindingKind> = ctx
+        .store
+        .detector_states(&key)
+        .await?
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| serde_json::from_value(v))
+        .transpose()
+        .with_context(|| format!("detector state {key}"))?
+        .unwrap_or_default();
+    let current: BTreeMap<String, FindingKind> = found
+        .iter()
+        .map(|f| (f.fingerprint.as_str().to_owned(), f.kind))
+        .collect();
+    let mut owned = before.clone();
+    owned.extend(current.clone());
+    ctx.store
+        .put_detector_states(&[(key.clone(), Some(serde_json::to_value(&owned)?))], now)
+        .await?;
+    let kinds: BTreeSet<FindingKind> = owned.values().copied().collect();
+    let applied = ctx
+        .engine
+        .apply(
+            found,
+            &kinds,
+            |f| before.contains_key(f.finding.fingerprint.as_str()),
+            now,
+        )
+        .await?;
+    ctx.store
+        .put_detector_states(&[(key, Some(serde_json::to_value(&current)?))], now)
+        .await?;
+    Ok(applied)
 }

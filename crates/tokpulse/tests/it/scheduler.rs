@@ -283,13 +283,19 @@ async fn webhook_events_ask_for_diagnosis_runs() {
     store.close().await;
 }
 
-/// A watcher that finds two violations every night.
-struct TwoViolations;
+/// A watcher reporting a table without a primary key for each table it is set to, or failing.
+struct NoPrimaryKey(std::sync::Mutex<Result<Vec<&'static str>, &'static str>>);
+
+impl NoPrimaryKey {
+    fn set(&self, tables: Result<Vec<&'static str>, &'static str>) {
+        *self.0.lock().unwrap() = tables;
+    }
+}
 
 #[async_trait::async_trait]
-impl tokpulse::scheduler::watchers::Watcher for TwoViolations {
+impl tokpulse::scheduler::watchers::Watcher for NoPrimaryKey {
     fn name(&self) -> &'static str {
-        "two"
+        "no-primary-key"
     }
     async fn check(
         &self,
@@ -297,7 +303,8 @@ impl tokpulse::scheduler::watchers::Watcher for TwoViolations {
         now: Timestamp,
     ) -> anyhow::Result<Vec<tokpulse_core::Finding>> {
         use tokpulse_core::{Finding, FindingKind, Fingerprint, Severity, Window};
-        Ok(["orders", "invoices"]
+        let tables = self.0.lock().unwrap().clone().map_err(anyhow::Error::msg)?;
+        Ok(tables
             .iter()
             .map(|table| Finding {
                 kind: FindingKind::NewErrorPattern,
@@ -319,7 +326,8 @@ impl tokpulse::scheduler::watchers::Watcher for TwoViolations {
 }
 
 #[tokio::test]
-async fn each_watcher_violation_is_one_issue_night_after_night() {
+async fn each_watcher_violation_is_one_issue_night_after_night_until_it_is_fixed() {
+    use tokpulse_core::FindingStatus;
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite(dir.path()).await;
     let config = config(dir.path(), "*/5 * * * *");
@@ -331,27 +339,72 @@ async fn each_watcher_violation_is_one_issue_night_after_night() {
         config: Arc::new(config.clone()),
         clock: Arc::new(clock.clone()),
     };
-    let watchers: Vec<Arc<dyn tokpulse::scheduler::watchers::Watcher>> =
-        vec![Arc::new(TwoViolations)];
+    let watcher = Arc::new(NoPrimaryKey(std::sync::Mutex::new(Ok(vec![
+        "orders", "invoices",
+    ]))));
+    let watchers: Vec<Arc<dyn tokpulse::scheduler::watchers::Watcher>> = vec![watcher.clone()];
     let issues = || {
         std::fs::read_dir(config.outbox_dir().join("issues"))
             .map(|d| d.count())
             .unwrap_or(0)
     };
-    let summary = tokpulse::scheduler::watchers::run_watchers(&ctx, &watchers, clock.now())
-        .await
-        .unwrap();
+    let run = |at: &str| {
+        clock.set(t(at));
+        tokpulse::scheduler::watchers::run_watchers(&ctx, &watchers, clock.now())
+    };
+    let open = || async {
+        let mut titles: Vec<String> = store
+            .findings(Some(FindingStatus::Open), 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.finding.title)
+            .collect();
+        titles.sort();
+        titles
+    };
+    let summary = run("2026-11-23T03:00:00Z").await.unwrap();
     assert!(summary.starts_with("1 watchers, 2 violations"), "{summary}");
     assert_eq!(issues(), 2, "one issue per violation");
-    clock.set(t("2026-11-24T03:00:00Z"));
-    tokpulse::scheduler::watchers::run_watchers(&ctx, &watchers, clock.now())
-        .await
-        .unwrap();
+    run("2026-11-24T03:00:00Z").await.unwrap();
     assert_eq!(
         issues(),
         2,
         "the same violations the next night file nothing new"
     );
+    assert_eq!(
+        store.count(tokpulse_store::Table::Findings).await.unwrap(),
+        2
+    );
+
+    // A night the watcher fails resolves nothing.
+    watcher.set(Err("database unreachable"));
+    let err = run("2026-11-25T03:00:00Z").await.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("no-primary-key: database unreachable"),
+        "{err:#}"
+    );
+    assert_eq!(open().await.len(), 2);
+
+    // `invoices` got its key: its finding is resolved, `orders` stays open.
+    watcher.set(Ok(vec!["orders"]));
+    let summary = run("2026-11-26T03:00:00Z").await.unwrap();
+    assert!(
+        summary.starts_with("1 watchers, 1 violations, 1 resolved"),
+        "{summary}"
+    );
+    assert_eq!(open().await, ["table orders has no primary key"]);
+    let resolved: Vec<String> = std::fs::read_dir(config.outbox_dir().join("issues"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .filter(|body| body.contains("**Resolved**"))
+        .collect();
+    assert_eq!(resolved.len(), 1, "its issue says so");
+    assert!(resolved[0].contains("invoices"), "{}", resolved[0]);
+    // It comes back: the same finding reopens.
+    watcher.set(Ok(vec!["orders", "invoices"]));
+    run("2026-11-27T03:00:00Z").await.unwrap();
+    assert_eq!(open().await.len(), 2);
     assert_eq!(
         store.count(tokpulse_store::Table::Findings).await.unwrap(),
         2
