@@ -1,8 +1,9 @@
 //! `tokpulse demo`: a realistic day for a web app, an API and a mobile backend — diurnal
-//! traffic over ten routes, AI calls, logs with personal data in them, three deploys — of which
-//! one makes `GET /api/search` slow and one makes `POST /checkout` fail; and, with no deploy,
-//! `GET /v2/feed` steps up to a new, slower level ten hours before the end (a downstream that
-//! got slower: only the level-shift check sees it by then). The day is turned into
+//! traffic over eleven routes, AI calls, logs with personal data in them, three deploys — of
+//! which one makes `GET /api/search` slow and one makes `POST /checkout` fail; and, with no
+//! deploy, `GET /v2/feed` steps up to a new, slower level ten hours before the end (a downstream
+//! that got slower: only the level-shift check sees it by then), and in the last ninety minutes
+//! `GET /v2/profile` gets slower and `POST /v2/events` fails. The day is turned into
 //! NDJSON and goes through the same ingest path as the HTTP API (parse, validate, guard, store),
 //! then diagnosis runs at the end of the day and the outbox gets the issues TokPulse would file.
 
@@ -129,6 +130,16 @@ const ROUTES: &[Route] = &[
     },
     Route {
         service: "mobile-bff",
+        method: "GET",
+        path: "/v2/profile",
+        platform: "mobile",
+        share: 0.04,
+        median_ms: 70.0,
+        sigma: 0.4,
+        error_rate: 0.001,
+    },
+    Route {
+        service: "mobile-bff",
         method: "POST",
         path: "/v2/events",
         platform: "mobile",
@@ -191,9 +202,12 @@ const DEPLOYS: &[Deploy] = &[
 /// many minutes before the end it starts.
 const LEVEL_SHIFT: (&str, f64, i64) = ("/v2/feed", 1.6, 10 * 60);
 
-/// A route whose server errors climb with no deploy behind them (an upstream failing): its path,
-/// the error rate, and how many minutes before the end it starts.
-const ERROR_SPIKE: (&str, f64, i64) = ("/v2/events", 0.08, 90);
+/// Routes that go wrong in the last ninety minutes with no deploy behind them: the path, the
+/// latency factor and the error rate from then on (a slow downstream, a failing upstream).
+const UNDEPLOYED: &[(&str, f64, f64)] = &[("/v2/profile", 2.5, 0.001), ("/v2/events", 1.0, 0.08)];
+
+/// When the [`UNDEPLOYED`] problems start, in minutes before the end.
+const UNDEPLOYED_MINUTES: i64 = 90;
 
 /// The error the mobile-bff deploy starts logging every few minutes: a pattern new since it.
 const NEW_ERROR: &str = "feed ranker: NaN score for item";
@@ -368,9 +382,11 @@ pub fn generate(end: Timestamp, requests_per_day: u64, seed: u64, batch: usize) 
                 if route.path == path && ts >= end - TimeDelta::minutes(minutes) {
                     factor = f;
                 }
-                let (path, rate, minutes) = ERROR_SPIKE;
-                if route.path == path && ts >= end - TimeDelta::minutes(minutes) {
-                    error_rate = rate;
+                for &(path, f, e) in UNDEPLOYED {
+                    if route.path == path && ts >= end - TimeDelta::minutes(UNDEPLOYED_MINUTES) {
+                        factor = f;
+                        error_rate = e;
+                    }
                 }
                 let duration = route.median_ms * factor * (route.sigma * normal(&mut rng)).exp();
                 let status = if rng.random::<f64>() < error_rate {

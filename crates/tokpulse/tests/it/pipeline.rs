@@ -56,6 +56,16 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
         seen,
         vec![
             (
+                FindingKind::LatencyRegression,
+                "mobile-bff".into(),
+                "GET /v2/profile".into()
+            ),
+            (
+                FindingKind::ErrorSpike,
+                "mobile-bff".into(),
+                "POST /v2/events".into()
+            ),
+            (
                 FindingKind::DeployRegression,
                 "api".into(),
                 "GET /api/search".into()
@@ -95,9 +105,9 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
         let cause = f.finding.cause.as_ref().expect("the deploy is named");
         assert_eq!(cause.commit_sha.as_deref(), Some(expected));
     }
-    assert_eq!(run.delivery.delivered, 6);
+    assert_eq!(run.delivery.delivered, 8);
     let issues = std::fs::read_dir(outbox.join("issues")).unwrap().count();
-    assert_eq!(issues, 6);
+    assert_eq!(issues, 8);
 
     // Same problems a minute later: updated, not duplicated; nothing new is filed, and each
     // issue gets one update with the latest evidence (the interval is one minute here).
@@ -110,25 +120,26 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
         .iter()
         .map(|(c, f)| (c, f.finding.title.as_str()))
         .collect();
-    assert_eq!(run.queued, 6, "one update per finding: {titles:?}");
+    assert_eq!(run.queued, 8, "one update per finding: {titles:?}");
     let again = app
         .engine
         .run(later + chrono::Duration::seconds(20))
         .await
         .unwrap();
     assert_eq!(again.queued, 0, "at most one update per interval");
-    assert_eq!(run.seen.len(), 6);
+    assert_eq!(run.seen.len(), 8);
     assert!(
         run.seen
             .iter()
             .all(|(c, f)| matches!(c, FindingChange::Updated { .. }) && f.occurrences == 2)
     );
-    assert_eq!(store.count(Table::Findings).await.unwrap(), 6);
-    assert_eq!(std::fs::read_dir(outbox.join("issues")).unwrap().count(), 6);
+    assert_eq!(store.count(Table::Findings).await.unwrap(), 8);
+    assert_eq!(std::fs::read_dir(outbox.join("issues")).unwrap().count(), 8);
 
     // A day later the new error has stopped, and the feed has had no traffic for hours: both
     // resolved. CI findings hold while the failures are the latest runs; a deploy's regression
-    // holds until a later deploy checks clean.
+    // holds until a later deploy checks clean; a route's latency or error alert holds until
+    // enough good windows close it, and a route with no traffic has none.
     let run = app
         .engine
         .run(end + chrono::Duration::days(1))
@@ -145,13 +156,13 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
             .await
             .unwrap()
             .len(),
-        4
+        6
     );
     let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
     assert_eq!(
         jsonl.lines().count(),
-        16,
-        "six opens, six updates, the CI findings' next updates and two resolutions:\n{jsonl}"
+        20,
+        "eight opens, eight updates, the CI findings' next updates and two resolutions:\n{jsonl}"
     );
     // No customer email reached the store.
     assert!(
