@@ -139,14 +139,15 @@ async fn rollup_writes(
 }
 
 /// p50/p95, requests and errors per `(service, route)` over `window`, merged from the fewest
-/// rollups that tile it ([`cover`]).
+/// rollups that tile it ([`cover`]); only those of `route` (service, route) when given.
 pub async fn route_stats(
     store: &dyn Store,
     window: Window,
+    route: Option<(&str, &str)>,
 ) -> anyhow::Result<BTreeMap<(String, String), RouteStats>> {
     let mut mergers: BTreeMap<(String, String), Merger> = BTreeMap::new();
     for (resolution, w) in cover(window) {
-        for row in store.rollups(resolution.as_str(), w, None).await? {
+        for row in store.rollups(resolution.as_str(), w, route).await? {
             mergers
                 .entry((row.service.clone(), row.route.clone()))
                 .or_default()
@@ -218,13 +219,13 @@ pub async fn route_windows(
             start: end - len,
             end,
         };
-        stats.push((w, route_stats(store, w).await?));
+        stats.push((w, route_stats(store, w, None).await?));
     }
     let bw = Window {
         start: stats[0].0.start - BASELINE_SPAN,
         end: stats[0].0.start,
     };
-    let base = route_stats(store, bw).await?;
+    let base = route_stats(store, bw, None).await?;
     // Verdicts per window (oldest first): fingerprint → finding, and route volumes.
     let mut verdicts: Vec<Verdict> = Vec::new();
     for (w, cur) in &stats {
@@ -330,8 +331,8 @@ pub async fn route_windows(
 /// crossed) against the same window of the previous [`SEASON_WEEKS`] weeks: with enough of
 /// them (`[analyzers.baseline] min_season_points`), a p95 that the seasonal baseline does not
 /// call high is usual for this hour of the week and the finding is dropped; otherwise the
-/// seasonal baseline is added as evidence. The earlier weeks are read only when there is such
-/// a finding.
+/// seasonal baseline is added as evidence. The earlier weeks are read only for the routes of
+/// such findings.
 async fn seasonal(
     store: &dyn Store,
     config: &AnalyzersConfig,
@@ -348,21 +349,25 @@ async fn seasonal(
         f.kind == FindingKind::LatencyRegression
             && p95_of(f).is_some_and(|p| threshold.is_none_or(|t| p <= t))
     };
-    if !found.iter().any(rise_only) {
-        return Ok(found);
-    }
+    let flagged: BTreeSet<(String, String)> = found
+        .iter()
+        .filter(|f| rise_only(f))
+        .map(|f| (f.service.clone(), f.route.clone().unwrap_or_default()))
+        .collect();
     let mut history: BTreeMap<(String, String), Vec<(Timestamp, f64)>> = BTreeMap::new();
-    for k in 1..=SEASON_WEEKS {
-        let back = TimeDelta::weeks(i64::from(k));
-        let past = Window {
-            start: w.start - back,
-            end: w.end - back,
-        };
-        for (key, s) in route_stats(store, past).await? {
-            if s.requests >= config.route_health.min_requests
-                && let Some(p95) = s.p95
-            {
-                history.entry(key).or_default().push((past.end, p95));
+    for (service, route) in &flagged {
+        for k in 1..=SEASON_WEEKS {
+            let back = TimeDelta::weeks(i64::from(k));
+            let past = Window {
+                start: w.start - back,
+                end: w.end - back,
+            };
+            for (key, s) in route_stats(store, past, Some((service, route))).await? {
+                if s.requests >= config.route_health.min_requests
+                    && let Some(p95) = s.p95
+                {
+                    history.entry(key).or_default().push((past.end, p95));
+                }
             }
         }
     }
