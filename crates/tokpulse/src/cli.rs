@@ -408,6 +408,13 @@ pub enum CostCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Pulls the last `[vercel] days` complete days of usage from Vercel's billing API into the
+    /// infrastructure usage (the cost job does it before each run when `vercel.enabled`).
+    Pull {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Score the month-end forecast methods on generated spend histories (weekly pattern,
     /// growth, a launch, holiday weeks, retry storms): error of the projection made on days 7,
     /// 14 and 21, and how often the real month end fell inside each method's interval.

@@ -41,6 +41,8 @@ pub struct Config {
     pub github: GithubConfig,
     /// The Slack sink.
     pub slack: SlackConfig,
+    /// Pulling usage from Vercel's billing API.
+    pub vercel: crate::vercel_usage::VercelConfig,
     /// Which findings go to which sinks.
     pub routing: tokpulse_act::Routing,
     /// Pricing overrides, the budget and forecast settings.
@@ -63,6 +65,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             github: GithubConfig::default(),
             slack: SlackConfig::default(),
+            vercel: crate::vercel_usage::VercelConfig::default(),
             routing: tokpulse_act::Routing::default(),
             cost: tokpulse_cost::CostConfig::default(),
             retention: RetentionConfig::default(),
@@ -400,6 +403,7 @@ impl Config {
         if self.slack.enabled && self.slack.webhook_url_env.is_empty() {
             errors.push("slack.webhook_url_env: must name an environment variable".to_string());
         }
+        errors.extend(self.vercel.validate());
         errors.extend(self.routing.validate());
         errors.extend(self.cost.validate());
         errors.extend(self.analyzers.validate());
@@ -592,6 +596,7 @@ pub fn default_file() -> String {
 #   TOKPULSE_GITHUB_APP_ID, TOKPULSE_GITHUB_APP_PRIVATE_KEY or _PRIVATE_KEY_PATH
 #                           a GitHub App instead (github.auth = "app")
 #   TOKPULSE_SLACK_WEBHOOK_URL  the Slack incoming webhook (slack.webhook_url_env)
+#   TOKPULSE_VERCEL_TOKEN   a Vercel token that can read the team's billing (vercel.token_env)
 
 # Where the SQLite database (tokpulse.db) and the outbox live.
 data_dir = "{data_dir}"
@@ -705,6 +710,19 @@ discussions_category = ""
 # webhook URL is a credential: it is read from the variable named here.
 enabled = false
 webhook_url_env = "TOKPULSE_SLACK_WEBHOOK_URL"
+
+[vercel]
+# Pull usage (edge requests, data transfer, function GB-hours) from Vercel's billing API before
+# each cost run: the last `days` complete days, stored once per project, day and metric.
+enabled = false
+token_env = "TOKPULSE_VERCEL_TOKEN"
+# The team (team_...); "" is the token's own scope.
+team_id = ""
+api_url = "https://api.vercel.com"
+days = 3
+# The plan stored with the usage ("pro"...), if you want it on the records.
+plan = ""
+timeout_secs = 30
 
 [routing]
 # true: every action goes to the outbox only (GitHub and Slack are left alone), to try

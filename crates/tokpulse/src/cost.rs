@@ -54,6 +54,19 @@ pub async fn run(config: &Config, target: &StoreTarget, cmd: CostCommand) -> any
             }
             Ok(0)
         }
+        CostCommand::Pull { format } => {
+            let env = std::env::vars().collect();
+            let client = crate::vercel_usage::VercelUsage::new(&config.vercel, &env)?;
+            let store = crate::app::open_store(target).await?;
+            let pulled = client.pull(store.as_ref(), now).await;
+            store.close().await;
+            let report = pulled?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                OutputFormat::Table => print_pull(&report),
+            }
+            Ok(if report.problems.is_empty() { 0 } else { 1 })
+        }
         CostCommand::Run { format } => {
             let app = crate::app::App::new(config, crate::app::open_store(target).await?);
             let run = cost_run::run(&app.engine, &config.cost, now).await?;
@@ -85,6 +98,23 @@ pub async fn run(config: &Config, target: &StoreTarget, cmd: CostCommand) -> any
             }
             Ok(0)
         }
+    }
+}
+
+fn print_pull(r: &crate::vercel_usage::PullReport) {
+    let range = match (r.from, r.to) {
+        (Some(from), Some(to)) => format!("{from} to {to} (exclusive)"),
+        _ => String::new(),
+    };
+    println!(
+        "vercel {range}: {} rows, {} usage records: {} stored, {} already stored",
+        r.rows, r.records, r.stored, r.duplicates
+    );
+    for (what, n) in &r.left_out {
+        println!("  left out: {what} ({n} rows)");
+    }
+    for p in &r.problems {
+        println!("  problem: {p}");
     }
 }
 

@@ -26,6 +26,7 @@ pub mod scheduler;
 pub mod serve;
 pub mod server;
 pub mod subject;
+pub mod vercel_usage;
 
 /// An error with a specific exit code.
 #[derive(Debug)]

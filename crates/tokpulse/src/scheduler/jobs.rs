@@ -60,17 +60,44 @@ impl Job for Cost {
         "0 * * * *"
     }
     fn about(&self) -> &'static str {
-        "cost: month-end forecasts, budget tiers and cost findings"
+        "cost: Vercel usage (when [vercel] is on), month-end forecasts, budget tiers and cost findings"
     }
     async fn run(&self, ctx: &JobContext, now: Timestamp) -> anyhow::Result<String> {
+        // Vercel's usage first, when configured; the run goes on without it if the pull fails,
+        // and the job then fails with the pull's error.
+        let pulled = if ctx.config.vercel.enabled {
+            let env = std::env::vars().collect();
+            Some(
+                match crate::vercel_usage::VercelUsage::new(&ctx.config.vercel, &env) {
+                    Ok(client) => client.pull(ctx.store.as_ref(), now).await,
+                    Err(e) => Err(e),
+                },
+            )
+        } else {
+            None
+        };
         let run = crate::cost_run::run(&ctx.engine, &ctx.config.cost, now).await?;
-        Ok(format!(
+        let summary = format!(
             "{} forecasts stored, {} cost findings, {} resolved, {} actions queued",
             run.predictions,
             run.seen.len(),
             run.resolved.len(),
             run.queued
-        ))
+        );
+        match pulled {
+            None => Ok(summary),
+            Some(Ok(p)) if p.problems.is_empty() => Ok(format!(
+                "vercel: {} usage records stored ({} already); {summary}",
+                p.stored, p.duplicates
+            )),
+            Some(Ok(p)) => anyhow::bail!(
+                "{summary}; vercel: {} usage records stored, {} rows unreadable: {}",
+                p.stored,
+                p.problems.len(),
+                p.problems.join("; ")
+            ),
+            Some(Err(e)) => anyhow::bail!("{summary}; but the Vercel usage pull failed: {e:#}"),
+        }
     }
 }
 

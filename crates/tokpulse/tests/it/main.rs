@@ -14,4 +14,5 @@ mod pipeline;
 mod privacy;
 mod scheduler;
 mod serve;
+mod vercel;
 mod webhooks;
