@@ -33,7 +33,7 @@ use crate::server::webhooks::AutomationEvent;
 use anyhow::Context;
 use chrono::{DurationRound, TimeDelta};
 use croner::Cron;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -51,6 +51,8 @@ pub struct JobContext {
     pub config: Arc<Config>,
     /// The clock.
     pub clock: SharedClock,
+    /// The environment the credentials are read from (the process's, captured at start).
+    pub env: Arc<BTreeMap<String, String>>,
 }
 
 /// A named piece of work the scheduler runs.
@@ -196,6 +198,7 @@ impl Scheduler {
             engine: app.engine.clone(),
             config: Arc::new(config.clone()),
             clock,
+            env: Arc::new(std::env::vars().collect()),
         };
         let publisher = publisher
             .unwrap_or_else(|| Arc::new(pr_checks::OutboxPublisher::new(config.outbox_dir())));

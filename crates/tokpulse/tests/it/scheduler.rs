@@ -61,6 +61,7 @@ fn scheduler(
         engine: app.engine.clone(),
         config: Arc::new(config.clone()),
         clock: Arc::new(clock.clone()),
+        env: Arc::default(),
     };
     let checks = PrChecks::new(
         Vec::new(),
@@ -338,6 +339,7 @@ async fn each_watcher_violation_is_one_issue_night_after_night_until_it_is_fixed
         engine: app.engine.clone(),
         config: Arc::new(config.clone()),
         clock: Arc::new(clock.clone()),
+        env: Arc::default(),
     };
     let watcher = Arc::new(NoPrimaryKey(std::sync::Mutex::new(Ok(vec![
         "orders", "invoices",

@@ -373,3 +373,40 @@ async fn cost_pull_prints_what_it_stored() {
     assert_eq!(q["to"], format!("{today}T00:00:00Z"));
     assert_eq!(q["teamId"], TEAM);
 }
+
+#[tokio::test]
+async fn the_cost_job_pulls_first_and_still_runs_when_the_pull_fails() {
+    use tokpulse::scheduler::{Job, JobContext, jobs::Cost};
+    let vercel = FakeVercel::start(rows()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path()).await;
+    let mut config = tokpulse::config::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
+    config.vercel = self::config(&vercel.url);
+    let app = tokpulse::app::App::new(&config, store.clone());
+    let now = at("2026-11-25T10:00:00Z");
+    let ctx = |token: &str| JobContext {
+        store: store.clone(),
+        engine: app.engine.clone(),
+        config: Arc::new(config.clone()),
+        clock: Arc::new(tokpulse::clock::ManualClock::new(now)),
+        env: Arc::new(env(token)),
+    };
+    let summary = Cost.run(&ctx(TOKEN), now).await.unwrap();
+    assert!(
+        summary.starts_with("vercel: 9 usage records stored (0 already); "),
+        "{summary}"
+    );
+    let predictions = store.cost_predictions(100).await.unwrap().len();
+    assert!(predictions > 0);
+
+    // A refused token fails the job, after the cost run has run without the new usage.
+    let err = Cost.run(&ctx("wrong"), now).await.unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("forecasts stored"), "{msg}");
+    assert!(msg.contains("the Vercel usage pull failed"), "{msg}");
+    assert!(store.cost_predictions(100).await.unwrap().len() > predictions);
+    store.close().await;
+}
