@@ -42,6 +42,10 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
         Command::Demo(a) => crate::demo::run(&config, &a).await,
         Command::Serve(a) => {
             let sinks = crate::app::sinks(&config, &env)?;
+            if config.vercel.enabled {
+                // A missing token is said now, not at the first cost run.
+                crate::vercel_usage::VercelUsage::new(&config.vercel, &env)?;
+            }
             let store = open_store(&target()).await?;
             let app = App::with_sinks(&config, store, sinks);
             let listen = a.listen.unwrap_or_else(|| config.server.listen.clone());
