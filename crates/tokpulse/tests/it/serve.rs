@@ -191,7 +191,8 @@ async fn serve_runs_diagnosis_on_its_interval_and_delivers_to_every_sink() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // Generous: a loaded 2-core machine runs the whole suite at once.
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
     let finding = loop {
         let v: serde_json::Value = client()
             .get(format!("{base}/v1/findings?status=open"))
@@ -207,7 +208,7 @@ async fn serve_runs_diagnosis_on_its_interval_and_delivers_to_every_sink() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no finding after 30 s: {v}"
+            "no finding after 90 s: {v}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
@@ -220,7 +221,7 @@ async fn serve_runs_diagnosis_on_its_interval_and_delivers_to_every_sink() {
         "{finding}"
     );
     let issues = t.path().join("tokpulse-data/outbox/issues");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while std::fs::read_dir(&issues).map_or(0, |d| d.count()) == 0 {
         assert!(
             std::time::Instant::now() < deadline,
@@ -229,7 +230,7 @@ async fn serve_runs_diagnosis_on_its_interval_and_delivers_to_every_sink() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while gh.issues().is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
