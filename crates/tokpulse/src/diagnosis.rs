@@ -56,6 +56,9 @@ pub const SEASON_WEEKS: i32 = 4;
 pub const LEVEL_SHIFT_SPAN: TimeDelta = TimeDelta::days(7);
 /// Where [`level_shifts`] keeps its latest verdict.
 const LEVEL_STATE: &str = "levels:last";
+/// An open route problem whose route has had no window with enough traffic to judge for this
+/// long is closed: nothing shows it is still there (the route may be gone).
+pub const NO_DATA_RESOLVE: TimeDelta = TimeDelta::days(1);
 
 /// Folds every request not rolled up yet into the rollups; returns how many it folded.
 pub async fn roll_up(store: &dyn Store) -> anyhow::Result<usize> {
@@ -296,6 +299,14 @@ pub async fn route_windows(
             if state.observe(&h, w.end, bad, volume) == Transition::Opened {
                 tracing::info!(fingerprint = %fp, at = %w.end, "route problem opened");
             }
+        }
+        if state.open
+            && state
+                .last_counted
+                .is_some_and(|t| now - t >= NO_DATA_RESOLVE)
+        {
+            tracing::info!(fingerprint = %fp, "route problem closed: nothing to judge for a day");
+            state = HysteresisState::default();
         }
         if state.open {
             match verdicts.last().and_then(|(_, found, _)| found.get(&fp)) {

@@ -136,13 +136,13 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
     assert_eq!(store.count(Table::Findings).await.unwrap(), 8);
     assert_eq!(std::fs::read_dir(outbox.join("issues")).unwrap().count(), 8);
 
-    // A day later the new error has stopped, and the feed has had no traffic for hours: both
+    // Half a day later the new error has stopped, and the feed has had no traffic for hours: both
     // resolved. CI findings hold while the failures are the latest runs; a deploy's regression
     // holds until a later deploy checks clean; a route's latency or error alert holds until
-    // enough good windows close it, and a route with no traffic has none.
+    // enough good windows close it, or a day passes with nothing to judge.
     let run = app
         .engine
-        .run(end + chrono::Duration::days(1))
+        .run(end + chrono::Duration::hours(12))
         .await
         .unwrap();
     let resolved: Vec<FindingKind> = run.resolved.iter().map(|f| f.finding.kind).collect();
@@ -163,6 +163,25 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
         jsonl.lines().count(),
         20,
         "eight opens, eight updates, the CI findings' next updates and two resolutions:\n{jsonl}"
+    );
+    // A day after their last judged window the route alerts have had nothing to judge: closed.
+    let run = app
+        .engine
+        .run(end + chrono::Duration::days(1))
+        .await
+        .unwrap();
+    let resolved: Vec<FindingKind> = run.resolved.iter().map(|f| f.finding.kind).collect();
+    assert_eq!(
+        resolved,
+        [FindingKind::ErrorSpike, FindingKind::LatencyRegression]
+    );
+    assert_eq!(
+        store
+            .findings(Some(FindingStatus::Open), 10)
+            .await
+            .unwrap()
+            .len(),
+        4
     );
     // No customer email reached the store.
     assert!(
