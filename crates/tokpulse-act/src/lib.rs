@@ -85,7 +85,7 @@ mod testing;
 
 pub use error::DeliveryError;
 pub use issue::{IssueDraft, fingerprint_marker, render_issue};
-pub use queue::{CLAIM_LEASE, DeliveryReport, deliver_due, retry_delay};
+pub use queue::{CLAIM_LEASE, DeliveryReport, deliver_due, retry_after, retry_delay};
 pub use quiet::{Quiet, QuietHours};
 pub use router::{
     ActionKind, ActionPayload, address_pull_request, plan_for_change, plan_for_recurrence,

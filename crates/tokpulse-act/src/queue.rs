@@ -162,6 +162,16 @@ pub async fn deliver_due(
     Ok(report)
 }
 
+/// The `Retry-After` header's delay, when it is given in seconds (as GitHub, Slack and Vercel
+/// send it).
+pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+    headers
+        .get(http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
 /// How long to wait after the `attempt`-th failed attempt (1-based) of action `action_id`:
 /// 30 s doubling per attempt up to 1 h, plus up to 25% jitter, and never less than the
 /// destination's `after` (itself capped at 24 h).

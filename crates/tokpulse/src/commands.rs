@@ -44,7 +44,7 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
             let sinks = crate::app::sinks(&config, &env)?;
             if config.vercel.enabled {
                 // A missing token is said now, not at the first cost run.
-                crate::vercel_usage::VercelUsage::new(&config.vercel, &env)?;
+                config.vercel.token(&env)?;
             }
             let store = open_store(&target()).await?;
             let app = App::with_sinks(&config, store, sinks);
@@ -292,7 +292,7 @@ pub async fn run(args: Cli, env: BTreeMap<String, String>) -> anyhow::Result<u8>
         Command::Redact(a) => {
             crate::privacy::redact(&config, a.format, &a.field, a.source.as_deref())
         }
-        Command::Cost(c) => crate::cost::run(&config, &target(), c).await,
+        Command::Cost(c) => crate::cost::run(&config, &target(), c, &env).await,
         Command::Privacy(p) => crate::privacy::run(&config, &target(), p).await,
         Command::Bench(BenchCommand::Nab {
             dir,

@@ -6,12 +6,18 @@ use crate::cli::{CostCommand, OutputFormat};
 use crate::config::Config;
 use crate::cost_run::{self, CostSummary};
 use chrono::NaiveDate;
+use std::collections::BTreeMap;
 use tokpulse_cost::Method;
 use tokpulse_cost::backtest::{self, Report};
 use tokpulse_store::StoreTarget;
 
 /// Runs a `tokpulse cost` subcommand; returns the exit code.
-pub async fn run(config: &Config, target: &StoreTarget, cmd: CostCommand) -> anyhow::Result<u8> {
+pub async fn run(
+    config: &Config,
+    target: &StoreTarget,
+    cmd: CostCommand,
+    env: &BTreeMap<String, String>,
+) -> anyhow::Result<u8> {
     let now = chrono::Utc::now();
     match cmd {
         CostCommand::Backtest {
@@ -55,8 +61,7 @@ pub async fn run(config: &Config, target: &StoreTarget, cmd: CostCommand) -> any
             Ok(0)
         }
         CostCommand::Pull { format } => {
-            let env = std::env::vars().collect();
-            let client = crate::vercel_usage::VercelUsage::new(&config.vercel, &env)?;
+            let client = crate::vercel_usage::VercelUsage::new(&config.vercel, env)?;
             let store = crate::app::open_store(target).await?;
             let pulled = client.pull(store.as_ref(), now).await;
             store.close().await;

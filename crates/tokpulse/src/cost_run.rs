@@ -280,6 +280,11 @@ fn feature_name(r: &AiUsageRecord) -> &str {
     r.feature.as_ref().map_or("(none)", |f| f.as_str())
 }
 
+/// The route of the request that made the call ([`ROUTE_ATTR`]), when it names one.
+fn route_of(r: &AiUsageRecord) -> Option<&str> {
+    r.attributes.get(ROUTE_ATTR).and_then(|v| v.as_str())
+}
+
 fn add_line(line: &mut SpendLine, r: &AiUsageRecord, cost: Option<f64>) {
     line.calls += 1;
     line.failed_calls += u64::from(!r.success);
@@ -442,7 +447,7 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
                 r,
                 cost,
             );
-            if let Some(route) = r.attributes.get(ROUTE_ATTR).and_then(|v| v.as_str()) {
+            if let Some(route) = route_of(r) {
                 add_line(by_route.entry(route.to_owned()).or_default(), r, cost);
             }
             if cost.is_none() {
@@ -759,21 +764,26 @@ impl<'a> Scope<'a> {
     /// The groups a call counts in: the four scopes a regression is filed for (its feature on
     /// its model, its feature, its route, its model) and the overlaps of feature, route and
     /// model that say how much of a wide regression a narrower one explains.
-    fn of(feature: &'a str, route: Option<&'a str>, model: &'a str) -> Vec<Scope<'a>> {
-        let mut v = vec![
-            Scope::new(feature, ALL, model),
-            Scope::new(feature, ALL, ALL),
-            Scope::new(ALL, ALL, model),
-        ];
-        if let Some(r) = route {
-            v.extend([
+    fn of(
+        feature: &'a str,
+        route: Option<&'a str>,
+        model: &'a str,
+    ) -> impl Iterator<Item = Scope<'a>> {
+        let routed = route.into_iter().flat_map(move |r| {
+            [
                 Scope::new(ALL, r, ALL),
                 Scope::new(feature, r, ALL),
                 Scope::new(ALL, r, model),
                 Scope::new(feature, r, model),
-            ]);
-        }
-        v
+            ]
+        });
+        [
+            Scope::new(feature, ALL, model),
+            Scope::new(feature, ALL, ALL),
+            Scope::new(ALL, ALL, model),
+        ]
+        .into_iter()
+        .chain(routed)
     }
 
     /// Which of the filed scopes this is, narrowest first: a feature's (on one model or all of
@@ -880,8 +890,7 @@ fn regressions(
             } else {
                 continue;
             };
-            let route = r.attributes.get(ROUTE_ATTR).and_then(|v| v.as_str());
-            for key in Scope::of(feature_name(r), route, r.model.as_str()) {
+            for key in Scope::of(feature_name(r), route_of(r), r.model.as_str()) {
                 groups.entry(key).or_default().0[slot].add(r, *c);
             }
         }

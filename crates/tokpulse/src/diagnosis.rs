@@ -352,19 +352,14 @@ async fn seasonal(
     found: Vec<Finding>,
 ) -> anyhow::Result<Vec<Finding>> {
     let threshold = config.route_health.p95_threshold_ms;
-    let p95_of = |f: &Finding| {
-        cur.get(&(f.service.clone(), f.route.clone().unwrap_or_default()))
-            .and_then(|s| s.p95)
-    };
+    let key_of = |f: &Finding| (f.service.clone(), f.route.clone().unwrap_or_default());
+    let p95_of = |f: &Finding| cur.get(&key_of(f)).and_then(|s| s.p95);
     let rise_only = |f: &Finding| {
         f.kind == FindingKind::LatencyRegression
             && p95_of(f).is_some_and(|p| threshold.is_none_or(|t| p <= t))
     };
-    let flagged: BTreeSet<(String, String)> = found
-        .iter()
-        .filter(|f| rise_only(f))
-        .map(|f| (f.service.clone(), f.route.clone().unwrap_or_default()))
-        .collect();
+    let flagged: BTreeSet<(String, String)> =
+        found.iter().filter(|f| rise_only(f)).map(key_of).collect();
     let mut history: BTreeMap<(String, String), Vec<(Timestamp, f64)>> = BTreeMap::new();
     for (service, route) in &flagged {
         for k in 1..=SEASON_WEEKS {
@@ -385,9 +380,8 @@ async fn seasonal(
     let mut kept = Vec::with_capacity(found.len());
     for mut f in found {
         if rise_only(&f) {
-            let key = (f.service.clone(), f.route.clone().unwrap_or_default());
             let judged = p95_of(&f).and_then(|p95| {
-                let past = history.get(&key)?;
+                let past = history.get(&key_of(&f))?;
                 config.baseline.judge(past, w.end, p95)
             });
             if let Some(j) = judged.filter(|j| j.baseline.seasonal) {

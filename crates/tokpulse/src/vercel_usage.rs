@@ -67,6 +67,19 @@ impl Default for VercelConfig {
 }
 
 impl VercelConfig {
+    /// The token, from the variable [`token_env`](Self::token_env) names in `env`.
+    pub fn token<'a>(&self, env: &'a BTreeMap<String, String>) -> anyhow::Result<&'a str> {
+        let var = &self.token_env;
+        env.get(var)
+            .map(String::as_str)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "vercel.enabled is true but ${var} is not set: export a Vercel token there"
+                )
+            })
+    }
+
     /// Every problem with the values, each as `vercel.key: reason`.
     pub fn validate(&self) -> Vec<String> {
         let mut errors = Vec::new();
@@ -257,7 +270,6 @@ pub fn records_from_charges(
             plan: plan.cloned(),
         });
     }
-    report.records = out.len();
     out
 }
 
@@ -272,12 +284,7 @@ pub struct VercelUsage {
 impl VercelUsage {
     /// A client from `[vercel]` and the environment (the token's variable must be set).
     pub fn new(config: &VercelConfig, env: &BTreeMap<String, String>) -> anyhow::Result<Self> {
-        let var = &config.token_env;
-        let token = env.get(var).filter(|t| !t.is_empty()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "vercel.enabled is true but ${var} is not set: export a Vercel token there"
-            )
-        })?;
+        let token = config.token(env)?;
         // The binary installs it at start; a library user may not have.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
@@ -287,7 +294,7 @@ impl VercelUsage {
             .context("building the HTTP client")?;
         Ok(VercelUsage {
             config: config.clone(),
-            token: token.clone(),
+            token: token.to_owned(),
             plan: (!config.plan.is_empty())
                 .then(|| Label::parse(&config.plan))
                 .transpose()?,
@@ -331,12 +338,7 @@ impl VercelUsage {
                 }
                 Ok(r) => {
                     let status = r.status();
-                    let retry_after = r
-                        .headers()
-                        .get(reqwest::header::RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(Duration::from_secs);
+                    let retry_after = tokpulse_act::retry_after(r.headers());
                     let body = r.text().await.unwrap_or_default();
                     let message = api_message(&body);
                     match status.as_u16() {

@@ -340,7 +340,7 @@ fn graphql_outcome(mut answer: Value, headers: &http::HeaderMap) -> Result<Value
                 .is_some_and(|m| m.to_ascii_lowercase().contains("rate limit"))
     });
     if limited {
-        let after = header_secs(headers, "retry-after")
+        let after = crate::retry_after(headers)
             .or_else(|| reset_in(headers))
             .unwrap_or(Duration::from_secs(60));
         return Err(DeliveryError::Retryable {
@@ -349,14 +349,6 @@ fn graphql_outcome(mut answer: Value, headers: &http::HeaderMap) -> Result<Value
         });
     }
     Err(DeliveryError::Permanent(reason))
-}
-
-fn header_secs(headers: &http::HeaderMap, name: &str) -> Option<Duration> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
 }
 
 fn reset_in(headers: &http::HeaderMap) -> Option<Duration> {
@@ -380,7 +372,7 @@ pub(crate) fn classify(
         .and_then(|v| v["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| text.chars().take(200).collect());
     let reason = format!("{method} {path}: {status}: {message}");
-    let retry_after = header_secs(headers, "retry-after");
+    let retry_after = crate::retry_after(headers);
     let remaining_zero = headers
         .get("x-ratelimit-remaining")
         .and_then(|v| v.to_str().ok())

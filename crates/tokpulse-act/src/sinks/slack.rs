@@ -195,12 +195,7 @@ impl Sink for Slack {
             .await
             .map_err(|e| DeliveryError::retryable(format!("slack: {}", e.without_url())))?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = crate::retry_after(response.headers());
         let text = response.text().await.unwrap_or_default();
         if status.is_success() {
             return Ok(Delivered {

@@ -66,12 +66,12 @@ impl Job for Cost {
         // Vercel's usage first, when configured; the run goes on without it if the pull fails,
         // and the job then fails with the pull's error.
         let pulled = if ctx.config.vercel.enabled {
-            Some(
-                match crate::vercel_usage::VercelUsage::new(&ctx.config.vercel, &ctx.env) {
-                    Ok(client) => client.pull(ctx.store.as_ref(), now).await,
-                    Err(e) => Err(e),
-                },
-            )
+            let pull = async {
+                crate::vercel_usage::VercelUsage::new(&ctx.config.vercel, &ctx.env)?
+                    .pull(ctx.store.as_ref(), now)
+                    .await
+            };
+            Some(pull.await)
         } else {
             None
         };

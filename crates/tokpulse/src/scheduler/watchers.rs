@@ -108,8 +108,11 @@ pub async fn record(
         .iter()
         .map(|f| (f.fingerprint.as_str().to_owned(), f.kind))
         .collect();
-    let mut owned = before.clone();
-    owned.extend(current.clone());
+    let owned: BTreeMap<&String, FindingKind> = before
+        .iter()
+        .chain(&current)
+        .map(|(fp, k)| (fp, *k))
+        .collect();
     ctx.store
         .put_detector_states(&[(key.clone(), Some(serde_json::to_value(&owned)?))], now)
         .await?;

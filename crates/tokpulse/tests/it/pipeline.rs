@@ -140,23 +140,22 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
     // resolved. CI findings hold while the failures are the latest runs; a deploy's regression
     // holds until a later deploy checks clean; a route's latency or error alert holds until
     // enough good windows close it, or a day passes with nothing to judge.
-    let run = app
-        .engine
-        .run(end + chrono::Duration::hours(12))
-        .await
-        .unwrap();
-    let resolved: Vec<FindingKind> = run.resolved.iter().map(|f| f.finding.kind).collect();
+    // A run at `at`: the kinds it resolved, and how many findings are open after it.
+    let resolve_at = |at: chrono::DateTime<chrono::Utc>| {
+        let (engine, store) = (app.engine.clone(), store.clone());
+        async move {
+            let run = engine.run(at).await.unwrap();
+            let resolved: Vec<FindingKind> = run.resolved.iter().map(|f| f.finding.kind).collect();
+            let open = store.findings(Some(FindingStatus::Open), 10).await.unwrap();
+            (resolved, open.len())
+        }
+    };
     assert_eq!(
-        resolved,
-        [FindingKind::NewErrorPattern, FindingKind::LevelShift]
-    );
-    assert_eq!(
-        store
-            .findings(Some(FindingStatus::Open), 10)
-            .await
-            .unwrap()
-            .len(),
-        6
+        resolve_at(end + chrono::Duration::hours(12)).await,
+        (
+            vec![FindingKind::NewErrorPattern, FindingKind::LevelShift],
+            6
+        )
     );
     let jsonl = std::fs::read_to_string(outbox.join("actions.jsonl")).unwrap();
     assert_eq!(
@@ -165,23 +164,12 @@ async fn scenario(store: Arc<dyn Store>, outbox: &std::path::Path) {
         "eight opens, eight updates, the CI findings' next updates and two resolutions:\n{jsonl}"
     );
     // A day after their last judged window the route alerts have had nothing to judge: closed.
-    let run = app
-        .engine
-        .run(end + chrono::Duration::days(1))
-        .await
-        .unwrap();
-    let resolved: Vec<FindingKind> = run.resolved.iter().map(|f| f.finding.kind).collect();
     assert_eq!(
-        resolved,
-        [FindingKind::ErrorSpike, FindingKind::LatencyRegression]
-    );
-    assert_eq!(
-        store
-            .findings(Some(FindingStatus::Open), 10)
-            .await
-            .unwrap()
-            .len(),
-        4
+        resolve_at(end + chrono::Duration::days(1)).await,
+        (
+            vec![FindingKind::ErrorSpike, FindingKind::LatencyRegression],
+            4
+        )
     );
     // No customer email reached the store.
     assert!(

@@ -219,12 +219,18 @@ async fn store(dir: &std::path::Path) -> Arc<dyn Store> {
     .unwrap()
 }
 
-#[tokio::test]
-async fn complete_days_are_pulled_once_and_priced_with_the_plan() {
+/// The stand-in, a SQLite store in a temporary folder, and a client with `token`.
+async fn pulling_with(token: &str) -> (FakeVercel, tempfile::TempDir, Arc<dyn Store>, VercelUsage) {
     let vercel = FakeVercel::start(rows()).await;
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path()).await;
-    let client = VercelUsage::new(&config(&vercel.url), &env(TOKEN)).unwrap();
+    let client = VercelUsage::new(&config(&vercel.url), &env(token)).unwrap();
+    (vercel, dir, store, client)
+}
+
+#[tokio::test]
+async fn complete_days_are_pulled_once_and_priced_with_the_plan() {
+    let (vercel, _dir, store, client) = pulling_with(TOKEN).await;
     let now = at("2026-11-25T10:00:00Z");
     let report = client.pull(store.as_ref(), now).await.unwrap();
     // 22, 23 and 24 November: three metrics a day (invocations are left out).
@@ -282,10 +288,7 @@ async fn complete_days_are_pulled_once_and_priced_with_the_plan() {
 
 #[tokio::test]
 async fn rate_limits_server_errors_and_timeouts_are_retried() {
-    let vercel = FakeVercel::start(rows()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
-    let client = VercelUsage::new(&config(&vercel.url), &env(TOKEN)).unwrap();
+    let (vercel, _dir, store, client) = pulling_with(TOKEN).await;
     vercel.fail_next(Failure::Status(429, Some(1)));
     vercel.fail_next(Failure::Status(502, None));
     vercel.fail_next(Failure::Hang);
@@ -328,10 +331,7 @@ async fn rate_limits_server_errors_and_timeouts_are_retried() {
 
 #[tokio::test]
 async fn a_refused_token_or_a_missing_one_says_what_to_do() {
-    let vercel = FakeVercel::start(rows()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = store(dir.path()).await;
-    let client = VercelUsage::new(&config(&vercel.url), &env("wrong")).unwrap();
+    let (vercel, _dir, store, client) = pulling_with("wrong").await;
     let err = client
         .pull(store.as_ref(), at("2026-11-25T10:00:00Z"))
         .await
