@@ -7,10 +7,12 @@
 //! 2. **Surprise, up and down.** Two deviations in baseline σ units, each split by direction:
 //!    the point itself (a spike or a dip), and the median of the last [`LEVEL_POINTS`] points
 //!    (half an hour at 5-minute sampling) scaled as a mean of that many (a level shift, which
-//!    a couple of outliers cannot fake). The point deviation is capped by how far the value
-//!    lies outside what was seen at the same time of day (± [`SEASON_TOLERANCE_SECS`]) on the
-//!    previous [`SEASON_DAYS`] days, so a nightly batch job is not news every night; that
-//!    lookup uses the timestamps, so irregular sampling and duplicated timestamps need no
+//!    a couple of outliers cannot fake). Both are first shortened by the series' measurement
+//!    step (the smallest gap between two of the baseline's values), so that on a quantised
+//!    metric a median one step away is not a shift. The point deviation is capped by how far
+//!    the value lies outside what was seen at the same time of day (± [`SEASON_TOLERANCE_SECS`])
+//!    on the previous [`SEASON_DAYS`] days, so a nightly batch job is not news every night;
+//!    that lookup uses the timestamps, so irregular sampling and duplicated timestamps need no
 //!    special case.
 //! 3. **Novelty.** How far the value lies beyond the highest or lowest value of the last
 //!    [`RANGE_POINTS`] points (a week at 5-minute sampling), in units of that history's robust
@@ -129,6 +131,20 @@ impl Window {
         let mad = 1.4826 * median_of_sorted(&devs);
         let mean = 1.2533 * devs.iter().sum::<f64>() / devs.len() as f64;
         if mad > floor { mad } else { mean.max(floor) }
+    }
+
+    /// The measurement step: the smallest gap between two distinct values (0 with fewer than
+    /// two). A quantised metric (CPU percent in steps of 0.002, whole counts) has one; for a
+    /// continuous one it is negligible.
+    fn resolution(&self) -> f64 {
+        let floor = 1e-12 * (1.0 + self.median().abs());
+        let step = self
+            .sorted
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .filter(|gap| *gap > floor)
+            .fold(f64::INFINITY, f64::min);
+        if step.is_finite() { step } else { 0.0 }
     }
 
     /// The tail probability of `t` among the window's values, by peaks over threshold.
@@ -345,7 +361,11 @@ impl StreamingDetector {
         let med = self.baseline.median();
         let sigma = self.baseline.spread(med);
 
-        let (mut point_up, mut point_down) = ((x - med).max(0.0), (med - x).max(0.0));
+        // A change no larger than the series' measurement step is no change: on a quantised
+        // series the median moves by one step, and the MAD can be that small, whenever a few
+        // values fall on the other side.
+        let step = self.baseline.resolution();
+        let (mut point_up, mut point_down) = ((x - med - step).max(0.0), (med - x - step).max(0.0));
         if let Some((gap_up, gap_down)) = self.seasonal_gap(timestamp, x) {
             point_up = point_up.min(gap_up);
             point_down = point_down.min(gap_down);
@@ -362,7 +382,9 @@ impl StreamingDetector {
         last.push(x);
         last.sort_by(f64::total_cmp);
         // The median of k normal values has σ ≈ 1.25·σ/√k (close enough for an even k).
-        let level = (median_of_sorted(&last) - med) * (last.len() as f64).sqrt() / 1.25;
+        let shift = median_of_sorted(&last) - med;
+        let shift = shift.signum() * (shift.abs() - step).max(0.0);
+        let level = shift * (last.len() as f64).sqrt() / 1.25;
 
         let surprise_up = (point_up.max(level) / sigma).ln_1p();
         let surprise_down = (point_down.max(-level) / sigma).ln_1p();
@@ -566,6 +588,28 @@ mod tests {
         }
         // The first pause beats the longest earlier run (1) from its 12th point on.
         assert_eq!(flat_points, (24 + 11..48).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_quantised_metric_moving_by_its_step_is_not_news() {
+        // An idle CPU reported in steps of 0.002 %: for a week 0.066 two times in three and
+        // 0.068 otherwise, then each half the time. The baseline's median becomes 0.067 and its
+        // MAD 0.001, so a half hour of mostly 0.066 looked like a drop of two σ, where a drop
+        // had never been seen before.
+        let mut seed = 11;
+        let v: Vec<f64> = (0..3000)
+            .map(|i| {
+                let low_share = if i < 2016 { 2.0 / 3.0 } else { 0.5 };
+                if (noise(&mut seed) + 1.0) / 2.0 < low_share {
+                    0.066
+                } else {
+                    0.068
+                }
+            })
+            .collect();
+        let s = run(&v);
+        let worst = s.iter().copied().fold(0.0, f64::max);
+        assert!(worst < 0.2, "an ordinary value scored {worst}");
     }
 
     #[test]
