@@ -1,8 +1,10 @@
-//! What both backends share for cost tracking: stored cost predictions and the conversions of
-//! AI and infrastructure usage rows.
+//! What both backends share for cost tracking: stored cost predictions, the daily AI usage
+//! rollup (`ai_usage_daily`), and the conversions of AI and infrastructure usage rows.
 
 use crate::StoreError;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use tokpulse_core::{
     AiUsageRecord, Attributes, InfraProvider, InfraUsageRecord, Label, RecordId, Timestamp,
 };
@@ -45,6 +47,103 @@ pub struct StoredCostPrediction {
     /// The prediction.
     #[serde(flatten)]
     pub prediction: CostPrediction,
+}
+
+/// One row of `ai_usage_daily`: the AI calls of one UTC day, service, feature, model and route,
+/// summed. The cost run prices these (a price is linear in tokens and fixed for a model's day)
+/// instead of reading every call.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AiUsageDay {
+    /// The calls' UTC day.
+    pub day: NaiveDate,
+    /// The calling service.
+    pub service: String,
+    /// The product feature, when the calls named one.
+    pub feature: Option<String>,
+    /// The model as the calls spelled it.
+    pub model: String,
+    /// The calls' `route` attribute, when they named one (an empty route is none).
+    pub route: Option<String>,
+    /// Calls.
+    pub calls: u64,
+    /// Calls that failed.
+    pub failed_calls: u64,
+    /// Prompt tokens, cached ones included.
+    pub prompt_tokens: u64,
+    /// Prompt tokens served from the cache (each call's `cached_tokens` attribute, at most its
+    /// prompt tokens).
+    pub cached_prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+}
+
+/// The key of an [`AiUsageDay`] as stored: no feature and no route are `''`.
+pub(crate) type DayKey<'a> = (NaiveDate, &'a str, &'a str, &'a str, &'a str);
+
+impl AiUsageDay {
+    /// Its key as stored.
+    pub(crate) fn stored_key(&self) -> DayKey<'_> {
+        (
+            self.day,
+            &self.service,
+            self.feature.as_deref().unwrap_or(NONE),
+            &self.model,
+            self.route.as_deref().unwrap_or(NONE),
+        )
+    }
+
+    /// `feature` or `route` as read back: `''` is none.
+    pub(crate) fn named(stored: String) -> Option<String> {
+        (stored != NONE).then_some(stored)
+    }
+}
+
+/// What `ai_usage_daily` stores for "no feature" and "no route".
+pub(crate) const NONE: &str = "";
+
+/// `days` with the rows of one stored key added together, sorted by key: one upsert per key
+/// (PostgreSQL refuses to update a row twice in one statement), always in the same order (so
+/// two writers never wait on each other's rows in opposite orders).
+pub(crate) fn merge_days(days: &[AiUsageDay]) -> Vec<AiUsageDay> {
+    let mut merged: BTreeMap<DayKey<'_>, AiUsageDay> = BTreeMap::new();
+    for d in days {
+        merged
+            .entry(d.stored_key())
+            .and_modify(|m| {
+                m.calls += d.calls;
+                m.failed_calls += d.failed_calls;
+                m.prompt_tokens += d.prompt_tokens;
+                m.cached_prompt_tokens += d.cached_prompt_tokens;
+                m.completion_tokens += d.completion_tokens;
+            })
+            .or_insert_with(|| d.clone());
+    }
+    merged.into_values().collect()
+}
+
+/// The columns an AI usage record is read from.
+pub(crate) const AI_COLUMNS: &str = "record_id, ts, service, feature, provider, model, prompt_tokens, \
+     completion_tokens, latency_ms, success, error_message, cost_usd, attributes";
+
+/// The head of the upsert into `ai_usage_daily`; [`DAILY_ADD`] ends it.
+pub(crate) const DAILY_INSERT: &str = "INSERT INTO ai_usage_daily (day, service, feature, model, route, \
+     calls, failed_calls, prompt_tokens, cached_prompt_tokens, completion_tokens) ";
+
+/// A day already stored gets the new sums added.
+pub(crate) const DAILY_ADD: &str = " ON CONFLICT (day, service, feature, model, route) DO UPDATE SET \
+     calls = ai_usage_daily.calls + excluded.calls, \
+     failed_calls = ai_usage_daily.failed_calls + excluded.failed_calls, \
+     prompt_tokens = ai_usage_daily.prompt_tokens + excluded.prompt_tokens, \
+     cached_prompt_tokens = ai_usage_daily.cached_prompt_tokens + excluded.cached_prompt_tokens, \
+     completion_tokens = ai_usage_daily.completion_tokens + excluded.completion_tokens";
+
+/// An AI call not counted in `ai_usage_daily` yet, with its row id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingAiUsage {
+    /// The `ai_usage_metrics` row id.
+    pub id: i64,
+    /// The call.
+    pub record: AiUsageRecord,
 }
 
 const AI: &str = "ai_usage_metrics";

@@ -73,7 +73,7 @@ mod sqlite;
 pub mod testing;
 mod types;
 
-pub use cost::{CostPrediction, StoredCostPrediction};
+pub use cost::{AiUsageDay, CostPrediction, PendingAiUsage, StoredCostPrediction};
 pub use diagnosis::{CiBatch, ErrorLog, PendingSample, RollupRow, RollupWrite};
 pub use error::StoreError;
 pub use jobs::{JobClaim, JobRunRow, JobStatus, JobTrigger};
@@ -371,6 +371,37 @@ pub trait Store: Send + Sync + 'static {
     /// cost stored at ingest (`None` for a model the catalog did not know).
     async fn ai_usage(&self, window: Window) -> Result<Vec<AiUsageRecord>, StoreError> {
         let _ = window;
+        Err(StoreError::Unsupported("cost tracking"))
+    }
+
+    /// Up to `limit` AI calls not yet counted in `ai_usage_daily`, lowest row id first.
+    async fn pending_ai_usage(&self, limit: i64) -> Result<Vec<PendingAiUsage>, StoreError> {
+        let _ = limit;
+        Err(StoreError::Unsupported("cost tracking"))
+    }
+
+    /// In one transaction, marks the AI calls `ids` (distinct) rolled up and adds `days` to
+    /// `ai_usage_daily`: each row's sums are added to the stored row of its day, service,
+    /// feature, model and route, which is created if missing. Returns `false` and changes
+    /// nothing if a call is already rolled up or gone (another writer got there first, or
+    /// it was deleted): read the pending calls again and retry. So a call is counted once,
+    /// whenever the process stops.
+    async fn commit_ai_usage_daily(
+        &self,
+        ids: &[i64],
+        days: &[AiUsageDay],
+    ) -> Result<bool, StoreError> {
+        let _ = (ids, days);
+        Err(StoreError::Unsupported("cost tracking"))
+    }
+
+    /// The rows of `ai_usage_daily` with `from <= day < until`, oldest day first.
+    async fn ai_usage_daily(
+        &self,
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<AiUsageDay>, StoreError> {
+        let _ = (from, until);
         Err(StoreError::Unsupported("cost tracking"))
     }
 

@@ -53,6 +53,11 @@ const SQLITE: &[EmbeddedMigration] = &[
         name: "jobs",
         sql: include_str!("../migrations/sqlite/0005_jobs.sql"),
     },
+    EmbeddedMigration {
+        version: 6,
+        name: "ai_usage_daily",
+        sql: include_str!("../migrations/sqlite/0006_ai_usage_daily.sql"),
+    },
 ];
 
 const POSTGRES: &[EmbeddedMigration] = &[
@@ -85,6 +90,11 @@ const POSTGRES: &[EmbeddedMigration] = &[
         version: 6,
         name: "jobs",
         sql: include_str!("../migrations/postgres/0006_jobs.sql"),
+    },
+    EmbeddedMigration {
+        version: 7,
+        name: "ai_usage_daily",
+        sql: include_str!("../migrations/postgres/0007_ai_usage_daily.sql"),
     },
 ];
 

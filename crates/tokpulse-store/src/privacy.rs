@@ -322,10 +322,9 @@ pub(crate) fn check_token(token: &str) -> Result<(), crate::StoreError> {
 /// extra condition. `None`: the table is not subject to retention.
 pub(crate) fn retention_rule(table: Table) -> Option<(&'static str, &'static str)> {
     Some(match table {
-        Table::PerformanceMetrics
-        | Table::ApplicationLogs
-        | Table::AiUsageMetrics
-        | Table::Deployments => ("ts", "TRUE"),
+        Table::PerformanceMetrics | Table::ApplicationLogs | Table::Deployments => ("ts", "TRUE"),
+        // A call not yet counted in `ai_usage_daily` would be lost from the cost history.
+        Table::AiUsageMetrics => ("ts", "rolled_up"),
         Table::AiHealthMetrics => ("window_end", "TRUE"),
         Table::CostPredictions | Table::AiEmbeddings => ("created_at", "TRUE"),
         // Open findings are still happening; their actions go with them (ON DELETE CASCADE).
@@ -341,6 +340,7 @@ pub(crate) fn retention_rule(table: Table) -> Option<(&'static str, &'static str
         Table::JobRuns => ("started_at", "status <> 'running'"),
         Table::WebhookDeliveries => ("received_at", "TRUE"),
         Table::InfraUsage => ("period_start", "TRUE"),
+        Table::AiUsageDaily => ("day", "TRUE"),
         Table::ApiKeys => return None,
     })
 }

@@ -89,11 +89,12 @@ pub enum Table {
     JobRuns,
     WebhookDeliveries,
     InfraUsage,
+    AiUsageDaily,
 }
 
 impl Table {
     /// Every table.
-    pub const ALL: [Table; 20] = [
+    pub const ALL: [Table; 21] = [
         Table::PerformanceMetrics,
         Table::ApplicationLogs,
         Table::AiUsageMetrics,
@@ -114,6 +115,7 @@ impl Table {
         Table::JobRuns,
         Table::WebhookDeliveries,
         Table::InfraUsage,
+        Table::AiUsageDaily,
     ];
 
     /// The SQL name.
@@ -139,6 +141,7 @@ impl Table {
             Table::JobRuns => "job_runs",
             Table::WebhookDeliveries => "webhook_deliveries",
             Table::InfraUsage => "infra_usage",
+            Table::AiUsageDaily => "ai_usage_daily",
         }
     }
 

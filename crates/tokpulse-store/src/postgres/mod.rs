@@ -1033,6 +1033,26 @@ impl Store for PgStore {
         self.cost_ai_usage(window).await
     }
 
+    async fn pending_ai_usage(&self, limit: i64) -> Result<Vec<crate::PendingAiUsage>, StoreError> {
+        self.cost_pending_ai_usage(limit).await
+    }
+
+    async fn commit_ai_usage_daily(
+        &self,
+        ids: &[i64],
+        days: &[crate::AiUsageDay],
+    ) -> Result<bool, StoreError> {
+        self.cost_commit_ai_usage_daily(ids, days).await
+    }
+
+    async fn ai_usage_daily(
+        &self,
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<crate::AiUsageDay>, StoreError> {
+        self.cost_ai_usage_daily(from, until).await
+    }
+
     async fn insert_infra_usage(
         &self,
         records: &[tokpulse_core::InfraUsageRecord],

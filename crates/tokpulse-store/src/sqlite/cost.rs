@@ -1,45 +1,155 @@
 //! Cost tracking on SQLite: AI usage read back, infrastructure usage, cost predictions.
 
-use super::{SqliteStore, insert_rows};
-use crate::convert::{from_ms, json_from_str, to_ms};
-use crate::cost::{AiUsageParts, InfraParts};
-use crate::{CostPrediction, InsertOutcome, StoreError, StoredCostPrediction};
-use sqlx::Row;
+use super::{MAX_PARAMS, MAX_ROWS_PER_STATEMENT, SqliteStore, day_text, insert_rows};
+use crate::convert::{self, from_ms, json_from_str, to_ms};
+use crate::cost::{AI_COLUMNS, AiUsageParts, DAILY_ADD, DAILY_INSERT, InfraParts, merge_days};
+use crate::{
+    AiUsageDay, CostPrediction, InsertOutcome, PendingAiUsage, StoreError, StoredCostPrediction,
+};
+use chrono::NaiveDate;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 use tokpulse_core::{AiUsageRecord, InfraUsageRecord, Timestamp, Window};
+
+/// An `ai_usage_metrics` row read with [`AI_COLUMNS`].
+fn ai_usage_record(r: &SqliteRow) -> Result<AiUsageRecord, StoreError> {
+    const T: &str = "ai_usage_metrics";
+    AiUsageParts {
+        record_id: r.try_get("record_id")?,
+        ts: from_ms(T, r.try_get("ts")?)?,
+        service: r.try_get("service")?,
+        feature: r.try_get("feature")?,
+        provider: r.try_get("provider")?,
+        model: r.try_get("model")?,
+        prompt_tokens: r.try_get("prompt_tokens")?,
+        completion_tokens: r.try_get("completion_tokens")?,
+        latency_ms: r.try_get("latency_ms")?,
+        success: r.try_get("success")?,
+        error_message: r.try_get("error_message")?,
+        cost_usd: r.try_get("cost_usd")?,
+        attributes: json_from_str(T, "attributes", r.try_get("attributes")?)?,
+    }
+    .into_record()
+}
 
 impl SqliteStore {
     pub(super) async fn cost_ai_usage(
         &self,
         window: Window,
     ) -> Result<Vec<AiUsageRecord>, StoreError> {
-        const T: &str = "ai_usage_metrics";
-        let rows = sqlx::query(
-            "SELECT record_id, ts, service, feature, provider, model, prompt_tokens, \
-             completion_tokens, latency_ms, success, error_message, cost_usd, attributes \
-             FROM ai_usage_metrics WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, id",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AI_COLUMNS} FROM ai_usage_metrics WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, id"
+        )))
         .bind(to_ms(window.start))
         .bind(to_ms(window.end))
         .fetch_all(&self.reader)
         .await?;
+        rows.iter().map(ai_usage_record).collect()
+    }
+
+    pub(super) async fn cost_pending_ai_usage(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<PendingAiUsage>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id, {AI_COLUMNS} FROM ai_usage_metrics WHERE rolled_up = 0 ORDER BY id \
+             LIMIT ?1"
+        )))
+        .bind(limit)
+        .fetch_all(&self.reader)
+        .await?;
         rows.iter()
             .map(|r| {
-                AiUsageParts {
-                    record_id: r.try_get("record_id")?,
-                    ts: from_ms(T, r.try_get("ts")?)?,
+                Ok(PendingAiUsage {
+                    id: r.try_get("id")?,
+                    record: ai_usage_record(r)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(super) async fn cost_commit_ai_usage_daily(
+        &self,
+        ids: &[i64],
+        days: &[AiUsageDay],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut qb = QueryBuilder::<Sqlite>::new("");
+        for chunk in ids.chunks(MAX_PARAMS) {
+            qb.reset();
+            qb.push("UPDATE ai_usage_metrics SET rolled_up = 1 WHERE rolled_up = 0 AND id IN (");
+            let mut list = qb.separated(", ");
+            for id in chunk {
+                list.push_bind(*id);
+            }
+            qb.push(")");
+            let done = qb.build().execute(&mut *tx).await?.rows_affected();
+            if done != chunk.len() as u64 {
+                return Ok(false); // Dropping the transaction rolls it back.
+            }
+        }
+        let rows = merge_days(days);
+        let mut qb = QueryBuilder::<Sqlite>::new(DAILY_INSERT);
+        for chunk in rows.chunks((MAX_PARAMS / 10).min(MAX_ROWS_PER_STATEMENT)) {
+            qb.reset();
+            qb.push_values(chunk, |mut b, d| {
+                let (day, service, feature, model, route) = d.stored_key();
+                b.push_bind(day_text(day))
+                    .push_bind(service)
+                    .push_bind(feature)
+                    .push_bind(model)
+                    .push_bind(route)
+                    .push_bind(convert::tokens(d.calls))
+                    .push_bind(convert::tokens(d.failed_calls))
+                    .push_bind(convert::tokens(d.prompt_tokens))
+                    .push_bind(convert::tokens(d.cached_prompt_tokens))
+                    .push_bind(convert::tokens(d.completion_tokens));
+            });
+            qb.push(DAILY_ADD);
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(super) async fn cost_ai_usage_daily(
+        &self,
+        from: NaiveDate,
+        until: NaiveDate,
+    ) -> Result<Vec<AiUsageDay>, StoreError> {
+        const T: &str = "ai_usage_daily";
+        let rows = sqlx::query(
+            "SELECT day, service, feature, model, route, calls, failed_calls, prompt_tokens, \
+             cached_prompt_tokens, completion_tokens FROM ai_usage_daily \
+             WHERE day >= ?1 AND day < ?2 ORDER BY day, service, feature, model, route",
+        )
+        .bind(day_text(from))
+        .bind(day_text(until))
+        .fetch_all(&self.reader)
+        .await?;
+        let count = |r: &SqliteRow, c: &str| -> Result<u64, StoreError> {
+            Ok(r.try_get::<i64, _>(c)?.max(0) as u64)
+        };
+        rows.iter()
+            .map(|r| {
+                let day: String = r.try_get("day")?;
+                Ok(AiUsageDay {
+                    day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| {
+                        StoreError::Corrupt {
+                            table: T,
+                            reason: format!("day {day:?}: {e}"),
+                        }
+                    })?,
                     service: r.try_get("service")?,
-                    feature: r.try_get("feature")?,
-                    provider: r.try_get("provider")?,
+                    feature: AiUsageDay::named(r.try_get("feature")?),
                     model: r.try_get("model")?,
-                    prompt_tokens: r.try_get("prompt_tokens")?,
-                    completion_tokens: r.try_get("completion_tokens")?,
-                    latency_ms: r.try_get("latency_ms")?,
-                    success: r.try_get("success")?,
-                    error_message: r.try_get("error_message")?,
-                    cost_usd: r.try_get("cost_usd")?,
-                    attributes: json_from_str(T, "attributes", r.try_get("attributes")?)?,
-                }
-                .into_record()
+                    route: AiUsageDay::named(r.try_get("route")?),
+                    calls: count(r, "calls")?,
+                    failed_calls: count(r, "failed_calls")?,
+                    prompt_tokens: count(r, "prompt_tokens")?,
+                    cached_prompt_tokens: count(r, "cached_prompt_tokens")?,
+                    completion_tokens: count(r, "completion_tokens")?,
+                })
             })
             .collect()
     }

@@ -1154,6 +1154,7 @@ impl Store for SqliteStore {
         // A WITHOUT ROWID table is chunked by its primary key instead.
         let key = match table {
             Table::RequestRollups => "(resolution, bucket_start, service, route)",
+            Table::AiUsageDaily => "(day, service, feature, model, route)",
             _ => "rowid",
         };
         let columns = key.trim_matches(['(', ')']);
@@ -1177,6 +1178,26 @@ impl Store for SqliteStore {
         window: Window,
     ) -> Result<Vec<tokpulse_core::AiUsageRecord>, StoreError> {
         self.cost_ai_usage(window).await
+    }
+
+    async fn pending_ai_usage(&self, limit: i64) -> Result<Vec<crate::PendingAiUsage>, StoreError> {
+        self.cost_pending_ai_usage(limit).await
+    }
+
+    async fn commit_ai_usage_daily(
+        &self,
+        ids: &[i64],
+        days: &[crate::AiUsageDay],
+    ) -> Result<bool, StoreError> {
+        self.cost_commit_ai_usage_daily(ids, days).await
+    }
+
+    async fn ai_usage_daily(
+        &self,
+        from: chrono::NaiveDate,
+        until: chrono::NaiveDate,
+    ) -> Result<Vec<crate::AiUsageDay>, StoreError> {
+        self.cost_ai_usage_daily(from, until).await
     }
 
     async fn insert_infra_usage(

@@ -128,6 +128,9 @@ macro_rules! store_conformance {
             job_runs_are_claimed_once_and_leases_expire,
             webhook_deliveries_are_taken_once,
             ai_usage_is_read_back_with_its_cost,
+            ai_usage_daily_counts_each_call_once,
+            ai_usage_daily_is_read_by_window,
+            retention_keeps_ai_usage_not_rolled_up,
             infra_usage_is_idempotent_by_id,
             cost_predictions_are_kept_newest_first,
         );

@@ -26,8 +26,9 @@ use tokpulse_core::{
 use tokpulse_guard::Entity;
 
 pub use super::cost::{
+    ai_usage_daily_counts_each_call_once, ai_usage_daily_is_read_by_window,
     ai_usage_is_read_back_with_its_cost, cost_predictions_are_kept_newest_first,
-    infra_usage_is_idempotent_by_id,
+    infra_usage_is_idempotent_by_id, retention_keeps_ai_usage_not_rolled_up,
 };
 pub use super::diagnosis::{
     ci_runs_and_jobs_are_idempotent, detector_state_and_error_logs, rollups_are_committed_once,

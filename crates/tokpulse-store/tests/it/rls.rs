@@ -170,6 +170,14 @@ fn insert_sql(table: &str, key: &str) -> (String, &'static str) {
             ),
             "project",
         ),
+        "ai_usage_daily" => (
+            format!(
+                "INSERT INTO ai_usage_daily (day, service, feature, model, route, calls, \
+                 failed_calls, prompt_tokens, cached_prompt_tokens, completion_tokens) \
+                 VALUES (current_date, 'api', '', '{key}', '', 1, 0, 10, 0, 5)"
+            ),
+            "calls",
+        ),
         "webhook_deliveries" => (
             format!(
                 "INSERT INTO webhook_deliveries (source, delivery_id, event, received_at) \
