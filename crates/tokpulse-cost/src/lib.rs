@@ -8,8 +8,10 @@
 //!   [`CostConfig`] (`[cost]` in `tokpulse.toml`). [`Catalog::price`] prices a [`Call`] at the
 //!   price in force on its day, input, cached input and output separately; a model it does not
 //!   know is an [`UnknownModel`] error, never a price of zero.
-//! - [`Rollup`]: every call priced and summed per day, service, feature and model; calls to
-//!   unknown models keep their tokens and are listed for a finding.
+//! - [`Rollup`]: every call priced and summed per day, service, feature and model, one by one
+//!   or as groups summed beforehand ([`Rollup::add_group`]: a day of the store's daily AI usage
+//!   rollup costs what its calls do); calls to unknown models keep their tokens and are listed
+//!   for a finding.
 //! - [`forecast()`]: month-end projection from daily spend by a [`Method`]: the seed's linear
 //!   regression, or a robust trend with day-of-week seasonality; each with a prediction
 //!   interval of stated coverage.

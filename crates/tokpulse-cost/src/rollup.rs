@@ -35,14 +35,17 @@ pub struct RollupRow {
     pub output_tokens: u64,
     /// Cost of the priced calls, in dollars.
     pub cost_usd: f64,
-    /// Cost of the failed calls among them, in dollars.
+    /// Cost of the failed calls among them, in dollars: of the calls added one by one
+    /// ([`Rollup::add`]; a group added with [`Rollup::add_group`] does not split its tokens by
+    /// outcome).
     pub failed_cost_usd: f64,
     /// Calls the catalog could not price (their tokens are counted above, their cost is not).
     pub unpriced_calls: u64,
 }
 
-/// Prices AI calls one by one and sums them per day, service, feature and model. Calls to a
-/// model the catalog does not know keep their tokens, count as unpriced, and are listed by
+/// Prices AI calls one by one ([`add`](Rollup::add)), or groups of calls summed beforehand
+/// ([`add_group`](Rollup::add_group)), and sums them per day, service, feature and model. Calls
+/// to a model the catalog does not know keep their tokens, count as unpriced, and are listed by
 /// [`unknown_models`](Rollup::unknown_models) so that a finding can name them.
 #[derive(Debug)]
 pub struct Rollup<'c> {
@@ -93,19 +96,63 @@ impl<'c> Rollup<'c> {
     /// Prices `record` and adds it to its row; returns its cost, or why it has none.
     pub fn add(&mut self, record: &AiUsageRecord) -> Result<Cost, UnknownModel> {
         let call = Call::from_record(record);
-        let priced = self.catalog.price(&call);
+        let feature = record.feature.as_ref().map(|f| f.as_str());
+        self.add_calls(
+            record.service.as_str(),
+            feature,
+            &call,
+            1,
+            u64::from(!record.success),
+            !record.success,
+        )
+    }
+
+    /// Prices a group of `calls` calls summed beforehand (one day, service, feature and model,
+    /// as the store's daily rollup keeps them) and adds it to its row: `call` carries the
+    /// group's day, model and summed tokens (each call's cached tokens at most its prompt
+    /// tokens, as [`Call::from_record`] reads them), and `failed_calls` of the calls failed.
+    /// A price is linear in tokens and fixed for a model's day, so the group costs what its
+    /// calls added one by one with [`add`](Rollup::add) would, up to float rounding; a group of
+    /// an unknown model counts `calls` unpriced calls. Returns the group's cost, or why it has
+    /// none.
+    ///
+    /// The group's tokens are not split by outcome, so its failed calls' cost is not known:
+    /// [`RollupRow::failed_cost_usd`] counts only calls added one by one.
+    pub fn add_group(
+        &mut self,
+        service: &str,
+        feature: Option<&str>,
+        call: &Call<'_>,
+        calls: u64,
+        failed_calls: u64,
+    ) -> Result<Cost, UnknownModel> {
+        self.add_calls(service, feature, call, calls, failed_calls, false)
+    }
+
+    /// Adds `calls` calls with `call`'s summed tokens to their row; `all_failed`: the cost is
+    /// the failed calls' too.
+    fn add_calls(
+        &mut self,
+        service: &str,
+        feature: Option<&str>,
+        call: &Call<'_>,
+        calls: u64,
+        failed_calls: u64,
+        all_failed: bool,
+    ) -> Result<Cost, UnknownModel> {
+        let priced = self.catalog.price(call);
         let key = (
             call.day,
-            self.intern(record.service.as_str()),
-            match &record.feature {
-                Some(f) => self.intern(f.as_str()),
+            self.intern(service),
+            match feature {
+                Some(f) => self.intern(f),
                 None => NO_FEATURE,
             },
             self.intern(call.model),
         );
         let row = self.rows.entry(key).or_default();
-        row.calls += 1;
-        row.failed_calls += u64::from(!record.success);
+        row.calls += calls;
+        row.failed_calls += failed_calls;
         row.input_tokens += call.input_tokens;
         row.cached_input_tokens += call.cached_input_tokens;
         row.output_tokens += call.output_tokens;
@@ -113,12 +160,12 @@ impl<'c> Rollup<'c> {
             Ok(cost) => {
                 let total = cost.total_usd();
                 row.cost_usd += total;
-                if !record.success {
+                if all_failed {
                     row.failed_cost_usd += total;
                 }
             }
             Err(_) => {
-                row.unpriced_calls += 1;
+                row.unpriced_calls += calls;
                 if !self.unknown.contains_key(call.model) {
                     let first = UnknownTally {
                         calls: 0,
@@ -132,7 +179,7 @@ impl<'c> Rollup<'c> {
                 let Some(t) = self.unknown.get_mut(call.model) else {
                     return priced;
                 };
-                t.calls += 1;
+                t.calls += calls;
                 t.input_tokens += call.input_tokens;
                 t.output_tokens += call.output_tokens;
                 t.first_day = t.first_day.min(call.day);
@@ -257,6 +304,108 @@ mod tests {
         assert_eq!(series.len(), 4);
         assert_eq!((series[0], series[3]), (0.0, 0.0));
         assert!((series[1] - 14.0).abs() < 1e-9 && (series[2] - 2.15).abs() < 1e-9);
+    }
+
+    /// `record` with `cached` prompt tokens served from the cache (the `cached_tokens`
+    /// attribute, as a client sends it).
+    fn cached(mut r: AiUsageRecord, cached: u64) -> AiUsageRecord {
+        r.attributes.insert("cached_tokens".into(), cached.into());
+        r
+    }
+
+    #[test]
+    fn a_summed_group_costs_what_its_calls_cost_one_by_one() {
+        let catalog = Catalog::builtin();
+        // Calls of one day, service, feature and model, then of an unknown model; cached tokens
+        // (one call claiming more than its prompt: clamped), failures, and the o3 price cut
+        // on the 10th between two groups.
+        let groups: Vec<Vec<AiUsageRecord>> = vec![
+            vec![
+                cached(
+                    record(9, Some("plan"), "o3", (1_000_000, 20_000), true),
+                    400_000,
+                ),
+                cached(record(9, Some("plan"), "o3", (300_000, 0), false), 900_000),
+                record(9, Some("plan"), "o3", (7, 3), true),
+            ],
+            vec![
+                cached(
+                    record(10, Some("plan"), "o3", (500_000, 1_000), true),
+                    100_000,
+                ),
+                record(10, Some("plan"), "o3", (200_000, 50_000), false),
+            ],
+            vec![
+                record(4, None, "mystery-7b", (500, 20), true),
+                record(4, None, "mystery-7b", (100, 0), false),
+            ],
+            vec![record(12, None, "mystery-7b", (40, 4), true)],
+        ];
+        let mut one_by_one = Rollup::new(&catalog);
+        let mut summed = Rollup::new(&catalog);
+        for group in &groups {
+            let mut expected = 0.0;
+            let mut priced = true;
+            let (mut input, mut cached_input, mut output, mut failed) = (0, 0, 0, 0);
+            for r in group {
+                match one_by_one.add(r) {
+                    Ok(c) => expected += c.total_usd(),
+                    Err(_) => priced = false,
+                }
+                let call = Call::from_record(r);
+                input += call.input_tokens;
+                cached_input += call.cached_input_tokens;
+                output += call.output_tokens;
+                failed += u64::from(!r.success);
+            }
+            let first = &group[0];
+            let call = Call {
+                model: first.model.as_str(),
+                day: first.timestamp.date_naive(),
+                input_tokens: input,
+                cached_input_tokens: cached_input,
+                output_tokens: output,
+            };
+            let feature = first.feature.as_ref().map(|f| f.as_str());
+            let got = summed.add_group("api", feature, &call, group.len() as u64, failed);
+            match got {
+                Ok(c) => {
+                    assert!(priced);
+                    assert!((c.total_usd() - expected).abs() <= 1e-12 * expected.max(1.0));
+                }
+                Err(e) => {
+                    assert!(!priced);
+                    assert_eq!(e.model, "mystery-7b");
+                }
+            }
+        }
+        let (a, b) = (one_by_one.rows(), summed.rows());
+        assert_eq!(a.len(), b.len());
+        for ((ka, ra), (kb, rb)) in a.iter().zip(&b) {
+            assert_eq!(ka, kb);
+            assert_eq!(
+                (ra.calls, ra.failed_calls, ra.unpriced_calls),
+                (rb.calls, rb.failed_calls, rb.unpriced_calls)
+            );
+            assert_eq!(
+                (ra.input_tokens, ra.cached_input_tokens, ra.output_tokens),
+                (rb.input_tokens, rb.cached_input_tokens, rb.output_tokens)
+            );
+            assert!((ra.cost_usd - rb.cost_usd).abs() <= 1e-12 * ra.cost_usd.max(1.0));
+            // A group's failed calls have no cost of their own.
+            assert_eq!(rb.failed_cost_usd, 0.0);
+        }
+        // The 9th's cost by hand: uncached 600,000 + 0 + 7 at $10/M, cached 400,000 + 300,000
+        // (900,000 clamped to the prompt) at $2.50/M, output 20,003 at $40/M.
+        let ninth = (600_007.0 * 10.0 + 700_000.0 * 2.5 + 20_003.0 * 40.0) / 1e6;
+        assert!((b[1].1.cost_usd - ninth).abs() < 1e-9, "{:?}", b[1]);
+        assert_eq!(one_by_one.unknown_models(), summed.unknown_models());
+        let t = summed.unknown_models()["mystery-7b"];
+        assert_eq!((t.calls, t.input_tokens, t.output_tokens), (3, 640, 24));
+        assert_eq!(
+            (t.first_day.to_string(), t.last_day.to_string()),
+            ("2025-06-04".into(), "2025-06-12".into())
+        );
     }
 
     #[test]
