@@ -84,8 +84,12 @@ pub struct RetentionConfig {
     pub performance_metrics: u32,
     /// Application logs: the most likely to hold personal data.
     pub application_logs: u32,
-    /// LLM calls (cost history).
+    /// LLM calls one by one (the cost run's recommendations and cost regressions read the last
+    /// 30 days). A call not yet added to `ai_usage_daily` is never deleted.
     pub ai_usage_metrics: u32,
+    /// LLM calls summed per day, service, feature, model and route: the cost history that
+    /// spend per day, the month's report, forecasts and budgets read.
+    pub ai_usage_daily: u32,
     /// Deployments (causes of findings).
     pub deployments: u32,
     /// Rollups per model and window.
@@ -122,6 +126,7 @@ impl Default for RetentionConfig {
             performance_metrics: 30,
             application_logs: 14,
             ai_usage_metrics: 90,
+            ai_usage_daily: 400,
             deployments: 365,
             ai_health_metrics: 90,
             cost_predictions: 365,
@@ -145,11 +150,12 @@ impl RetentionConfig {
     pub const MAX_DAYS: u32 = 36_500;
 
     /// `(table, days)` for every table, in the order retention runs.
-    pub fn tables(&self) -> [(&'static str, u32); 17] {
+    pub fn tables(&self) -> [(&'static str, u32); 18] {
         [
             ("performance_metrics", self.performance_metrics),
             ("application_logs", self.application_logs),
             ("ai_usage_metrics", self.ai_usage_metrics),
+            ("ai_usage_daily", self.ai_usage_daily),
             ("deployments", self.deployments),
             ("ai_health_metrics", self.ai_health_metrics),
             ("cost_predictions", self.cost_predictions),
@@ -842,7 +848,8 @@ fn retention_section(r: &RetentionConfig) -> String {
 [retention]
 # Days each table keeps its rows, by the rows' own time; 0 keeps them forever. Deleted in chunks
 # daily by `tokpulse serve`, or now by `tokpulse privacy retention [--dry-run]`. Open findings
-# and pending actions are never deleted; deleting a finding deletes its actions.
+# and pending actions are never deleted; deleting a finding deletes its actions. LLM calls are
+# deleted only once summed into ai_usage_daily, the cost history forecasts and reports read.
 "#,
     );
     for (table, days) in r.tables() {

@@ -1,7 +1,10 @@
 //! The cost run: AI and infrastructure spend of the month so far, its month-end forecast by
 //! both methods, budget tiers, recommendations, unknown models and cost regressions at deploys.
 //!
-//! [`load`] reads what the run needs from the store; [`summarize`] is pure (same inputs, same
+//! [`load`] first adds the AI calls not rolled up yet to the store's daily rollup
+//! (`ai_usage_daily`, through [`roll_up`]), then reads what the run needs: the daily rows of the
+//! month and [`HISTORY_DAYS`] before it, and single calls only for the last [`CALLS_DAYS`] (the
+//! recommendations and the cost regressions need them). [`summarize`] is pure (same inputs, same
 //! summary) and is what `tokpulse cost report`, `tokpulse cost forecast` and
 //! `GET /v1/cost/summary` print; [`findings`] turns a summary into findings; [`run`] is the
 //! engine step a scheduler calls: it stores every forecast in `cost_predictions`, upserts the
@@ -27,7 +30,7 @@ use tokpulse_cost::{
     Rollup,
 };
 use tokpulse_ingest::Pricer;
-use tokpulse_store::{CostPrediction, Store};
+use tokpulse_store::{AiUsageDay, CostPrediction, Store};
 
 /// Days of daily spend before the month the forecasts see (the robust method fits up to 84 and
 /// would take a year of past errors and holidays: see docs/BENCHMARKS.md, "Cost forecasting").
@@ -36,12 +39,24 @@ pub const HISTORY_DAYS: u64 = 62;
 pub const RECOMMEND_DAYS: u64 = 30;
 /// Deploys this many days back are checked for cost regressions.
 pub const REGRESSION_LOOKBACK_DAYS: u64 = 14;
+/// Days of single AI calls the run reads (to the last complete day): the recommendations'
+/// [`RECOMMEND_DAYS`], and the cost regressions' [`REGRESSION_LOOKBACK_DAYS`] with the week
+/// before a deploy. Everything per day or per month comes from the daily rollup.
+pub const CALLS_DAYS: u64 = if RECOMMEND_DAYS > REGRESSION_LOOKBACK_DAYS + 8 {
+    RECOMMEND_DAYS
+} else {
+    REGRESSION_LOOKBACK_DAYS + 8
+};
 /// Calls each side of a deploy needed to judge a change per request.
 pub const REGRESSION_MIN_CALLS: u64 = 50;
 /// A change per request smaller than this (20%) is not a regression.
 pub const REGRESSION_MIN_CHANGE: f64 = 0.20;
 /// Monthly impact below this is not reported.
 pub const REGRESSION_MIN_IMPACT_USD: f64 = 5.0;
+/// AI calls added to the daily rollup per store round trip.
+const ROLLUP_BATCH: i64 = 20_000;
+/// Attempts at one batch when another writer rolls the same calls up first.
+const ROLLUP_ATTEMPTS: usize = 5;
 
 /// The attribute holding a hash of the prompt (never the prompt): repeated prompts.
 pub const PROMPT_HASH_ATTR: &str = "prompt_hash";
@@ -72,8 +87,13 @@ pub fn pricer(catalog: Arc<Catalog>) -> Pricer {
 /// What a cost run reads.
 #[derive(Debug, Default)]
 pub struct CostInputs {
-    /// AI usage from [`HISTORY_DAYS`] before the month to the end of `as_of`.
-    pub ai: Vec<AiUsageRecord>,
+    /// AI usage per UTC day, service, feature, model and route (`ai_usage_daily`), from
+    /// [`HISTORY_DAYS`] before the month to `as_of`: spend per day, the month's lines, budgets
+    /// and unknown models.
+    pub ai_daily: Vec<AiUsageDay>,
+    /// Single AI calls of the last [`CALLS_DAYS`] to the end of `as_of`: recommendations and
+    /// cost regressions.
+    pub ai_calls: Vec<AiUsageRecord>,
     /// Infrastructure usage of the same span.
     pub infra: Vec<InfraUsageRecord>,
     /// Deploys of the last [`REGRESSION_LOOKBACK_DAYS`] (and a week before, for baselines).
@@ -95,12 +115,95 @@ pub fn last_complete_day(now: Timestamp) -> NaiveDate {
     now.date_naive().pred_opt().unwrap_or(now.date_naive())
 }
 
-/// Reads the usage and deploys a summary of the month of `as_of` needs.
+/// The first day whose single calls a summary as of `as_of` reads ([`CALLS_DAYS`] to `as_of`).
+fn calls_from(as_of: NaiveDate) -> NaiveDate {
+    as_of
+        .checked_sub_days(Days::new(CALLS_DAYS - 1))
+        .unwrap_or(as_of)
+}
+
+/// The calls of `records` summed per UTC day, service, feature, model and route: what they add
+/// to `ai_usage_daily`. Cached prompt tokens are read as [`Call::from_record`] reads them (the
+/// `cached_tokens` attribute, at most the call's prompt tokens), the route as
+/// [`ROUTE_ATTR`] names it.
+pub fn daily_rows<'a>(records: impl IntoIterator<Item = &'a AiUsageRecord>) -> Vec<AiUsageDay> {
+    type Key<'a> = (
+        NaiveDate,
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+        Option<&'a str>,
+    );
+    let mut days: BTreeMap<Key<'a>, AiUsageDay> = BTreeMap::new();
+    for r in records {
+        let call = Call::from_record(r);
+        let feature = r.feature.as_ref().map(|f| f.as_str());
+        let key = (
+            call.day,
+            r.service.as_str(),
+            feature,
+            call.model,
+            route_of(r),
+        );
+        let d = days.entry(key).or_insert_with(|| AiUsageDay {
+            day: call.day,
+            service: r.service.as_str().to_owned(),
+            feature: feature.map(str::to_owned),
+            model: call.model.to_owned(),
+            route: route_of(r).map(str::to_owned),
+            calls: 0,
+            failed_calls: 0,
+            prompt_tokens: 0,
+            cached_prompt_tokens: 0,
+            completion_tokens: 0,
+        });
+        d.calls += 1;
+        d.failed_calls += u64::from(!r.success);
+        d.prompt_tokens += call.input_tokens;
+        d.cached_prompt_tokens += call.cached_input_tokens;
+        d.completion_tokens += call.output_tokens;
+    }
+    days.into_values().collect()
+}
+
+/// Adds every AI call not rolled up yet to `ai_usage_daily`, in batches of row ids, each
+/// counted and marked in one transaction (`Store::commit_ai_usage_daily`): a run stopped
+/// halfway loses and doubles nothing, and running it again adds nothing. Returns how many calls
+/// it added.
+pub async fn roll_up(store: &dyn Store) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        let mut added = None;
+        for _ in 0..ROLLUP_ATTEMPTS {
+            let pending = store.pending_ai_usage(ROLLUP_BATCH).await?;
+            if pending.is_empty() {
+                return Ok(total);
+            }
+            let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
+            let days = daily_rows(pending.iter().map(|p| &p.record));
+            if store.commit_ai_usage_daily(&ids, &days).await? {
+                added = Some(ids.len());
+                break;
+            }
+        }
+        match added {
+            Some(n) => total += n,
+            None => anyhow::bail!(
+                "ai usage rollup: another writer kept rolling up the same calls first; try again"
+            ),
+        }
+    }
+}
+
+/// Rolls up the AI calls not counted yet ([`roll_up`]), then reads the daily usage, the recent
+/// calls, the infrastructure usage and the deploys a summary of the month of `as_of` needs.
 pub async fn load(store: &dyn Store, as_of: NaiveDate) -> anyhow::Result<CostInputs> {
+    roll_up(store).await?;
     let first = month_start(as_of)
         .checked_sub_days(Days::new(HISTORY_DAYS))
         .unwrap_or(as_of);
-    let end = start_of(as_of + Days::new(1));
+    let next_day = as_of + Days::new(1);
+    let end = start_of(next_day);
     let window = Window {
         start: start_of(first),
         end,
@@ -109,7 +212,13 @@ pub async fn load(store: &dyn Store, as_of: NaiveDate) -> anyhow::Result<CostInp
         .checked_sub_days(Days::new(REGRESSION_LOOKBACK_DAYS + 7))
         .unwrap_or(as_of);
     Ok(CostInputs {
-        ai: store.ai_usage(window).await?,
+        ai_daily: store.ai_usage_daily(first, next_day).await?,
+        ai_calls: store
+            .ai_usage(Window {
+                start: start_of(calls_from(as_of)),
+                end,
+            })
+            .await?,
         infra: store.infra_usage(window).await?,
         deploys: store
             .deployments(Window {
@@ -276,23 +385,31 @@ pub struct CostSummary {
     pub regressions: Vec<CostRegression>,
 }
 
+/// How lines and budgets name calls without a feature (a feature label has no parentheses).
+const NO_FEATURE: &str = "(none)";
+
 fn feature_name(r: &AiUsageRecord) -> &str {
-    r.feature.as_ref().map_or("(none)", |f| f.as_str())
+    r.feature.as_ref().map_or(NO_FEATURE, |f| f.as_str())
 }
 
-/// The route of the request that made the call ([`ROUTE_ATTR`]), when it names one.
+/// The route of the request that made the call ([`ROUTE_ATTR`]), when it names one (an empty
+/// string names none).
 fn route_of(r: &AiUsageRecord) -> Option<&str> {
-    r.attributes.get(ROUTE_ATTR).and_then(|v| v.as_str())
+    r.attributes
+        .get(ROUTE_ATTR)
+        .and_then(|v| v.as_str())
+        .filter(|route| !route.is_empty())
 }
 
-fn add_line(line: &mut SpendLine, r: &AiUsageRecord, cost: Option<f64>) {
-    line.calls += 1;
-    line.failed_calls += u64::from(!r.success);
-    line.input_tokens += r.prompt_tokens;
-    line.output_tokens += r.completion_tokens;
+/// Adds a day's group of calls and its cost (`None`: an unknown model) to a line.
+fn add_line(line: &mut SpendLine, d: &AiUsageDay, cost: Option<f64>) {
+    line.calls += d.calls;
+    line.failed_calls += d.failed_calls;
+    line.input_tokens += d.prompt_tokens;
+    line.output_tokens += d.completion_tokens;
     match cost {
         Some(c) => line.cost_usd += c,
-        None => line.unpriced_calls += 1,
+        None => line.unpriced_calls += d.calls,
     }
 }
 
@@ -399,7 +516,8 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
         .unwrap_or(month);
     let next_day = as_of + Days::new(1);
 
-    // AI: every call priced at its day's price, per day and per scope.
+    // AI: each day's groups of calls priced at that day's price (a price is linear in tokens),
+    // per day and per scope.
     let mut rollup = Rollup::new(&catalog);
     let mut per_feature_daily: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
     let mut per_model_daily: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
@@ -410,54 +528,70 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
         BTreeMap::new(),
     );
     let mut unknown_services: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut costs: Vec<Option<f64>> = Vec::with_capacity(inputs.ai.len());
-    for r in &inputs.ai {
-        let day = r.timestamp.date_naive();
-        if day < first || day > as_of {
-            costs.push(None);
+    for d in &inputs.ai_daily {
+        if d.day < first || d.day > as_of {
             continue;
         }
-        let cost = rollup.add(r).ok().map(|c| c.total_usd());
-        costs.push(cost);
+        let call = Call {
+            model: &d.model,
+            day: d.day,
+            input_tokens: d.prompt_tokens,
+            cached_input_tokens: d.cached_prompt_tokens,
+            output_tokens: d.completion_tokens,
+        };
+        let feature = d.feature.as_deref().unwrap_or(NO_FEATURE);
+        let cost = rollup
+            .add_group(
+                &d.service,
+                d.feature.as_deref(),
+                &call,
+                d.calls,
+                d.failed_calls,
+            )
+            .ok()
+            .map(|c| c.total_usd());
         if let Some(c) = cost {
             *per_feature_daily
-                .entry(feature_name(r).to_owned())
+                .entry(feature.to_owned())
                 .or_default()
-                .entry(day)
+                .entry(d.day)
                 .or_insert(0.0) += c;
             *per_model_daily
-                .entry(r.model.as_str().to_owned())
+                .entry(d.model.clone())
                 .or_default()
-                .entry(day)
+                .entry(d.day)
                 .or_insert(0.0) += c;
         }
-        if day >= month {
-            add_line(
-                by_feature.entry(feature_name(r).to_owned()).or_default(),
-                r,
-                cost,
-            );
-            add_line(
-                by_model.entry(r.model.as_str().to_owned()).or_default(),
-                r,
-                cost,
-            );
-            add_line(
-                by_service.entry(r.service.as_str().to_owned()).or_default(),
-                r,
-                cost,
-            );
-            if let Some(route) = route_of(r) {
-                add_line(by_route.entry(route.to_owned()).or_default(), r, cost);
+        if d.day >= month {
+            add_line(by_feature.entry(feature.to_owned()).or_default(), d, cost);
+            add_line(by_model.entry(d.model.clone()).or_default(), d, cost);
+            add_line(by_service.entry(d.service.clone()).or_default(), d, cost);
+            if let Some(route) = &d.route {
+                add_line(by_route.entry(route.clone()).or_default(), d, cost);
             }
             if cost.is_none() {
                 unknown_services
-                    .entry(r.model.as_str().to_owned())
+                    .entry(d.model.clone())
                     .or_default()
-                    .insert(r.service.as_str().to_owned());
+                    .insert(d.service.clone());
             }
         }
     }
+    // Single calls, for what needs them: each priced at its day's price.
+    let costs: Vec<Option<f64>> = inputs
+        .ai_calls
+        .iter()
+        .map(|r| {
+            let day = r.timestamp.date_naive();
+            if day < first || day > as_of {
+                return None;
+            }
+            catalog
+                .price(&Call::from_record(r))
+                .ok()
+                .map(|c| c.total_usd())
+        })
+        .collect();
     let ai_daily = rollup.daily_cost();
     let (infra_by_day, infra) = infra_daily(config, &inputs.infra, first, as_of);
 
@@ -547,10 +681,10 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
         })
         .collect();
 
-    let mut recommendations = recommendations(&catalog, &inputs.ai, &costs, as_of, next_day);
+    let mut recommendations = recommendations(&catalog, &inputs.ai_calls, &costs, as_of, next_day);
     recommendations.extend(infra_recommendations(config, &infra, as_of));
     sort_recommendations(&mut recommendations);
-    let regressions = regressions(&inputs.ai, &costs, &inputs.deploys, as_of);
+    let regressions = regressions(&inputs.ai_calls, &costs, &inputs.deploys, as_of);
 
     CostSummary {
         month: month.format("%Y-%m").to_string(),
@@ -1309,6 +1443,7 @@ pub async fn run(engine: &Engine, config: &CostConfig, now: Timestamp) -> anyhow
 mod tests {
     use super::*;
     use tokpulse_core::{Attributes, Label, RecordId};
+    use tokpulse_cost::forecast::forecast_with;
 
     fn day(d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 3, d).unwrap()
@@ -1360,6 +1495,15 @@ mod tests {
         v
     }
 
+    /// What [`load`] would read once `ai` is stored and rolled up.
+    fn inputs_of(ai: Vec<AiUsageRecord>) -> CostInputs {
+        CostInputs {
+            ai_daily: daily_rows(&ai),
+            ai_calls: ai,
+            ..CostInputs::default()
+        }
+    }
+
     fn config(budget: f64) -> CostConfig {
         CostConfig {
             monthly_budget_usd: Some(budget),
@@ -1371,10 +1515,7 @@ mod tests {
     #[test]
     fn a_month_over_budget_raises_a_finding_whose_severity_follows_the_tier() {
         // 8 calls a day = $20/day: $620 in March. 26% over $490: discussion, severity high.
-        let inputs = CostInputs {
-            ai: month(8, 15),
-            ..CostInputs::default()
-        };
+        let inputs = inputs_of(month(8, 15));
         let s = summarize(&config(490.0), &inputs, day(15));
         assert!(
             (s.spend_to_date_usd - 300.0).abs() < 1e-6,
@@ -1412,11 +1553,8 @@ mod tests {
 
     #[test]
     fn feature_and_model_budgets_get_their_own_lines() {
-        let mut inputs = CostInputs {
-            ai: month(8, 15),
-            ..CostInputs::default()
-        };
-        inputs.ai.push(call(
+        let mut ai = month(8, 15);
+        ai.push(call(
             "x",
             start_of(day(10)),
             "tags",
@@ -1424,6 +1562,7 @@ mod tests {
             1000,
             10,
         ));
+        let inputs = inputs_of(ai);
         let mut c = config(10_000.0);
         c.feature_budgets_usd.insert("chat".into(), 400.0);
         c.model_budgets_usd.insert("gpt-4o".into(), 1_000.0);
@@ -1452,8 +1591,8 @@ mod tests {
 
     #[test]
     fn spend_is_summed_per_route_of_the_calls_that_name_one() {
-        let mut inputs = CostInputs::default();
-        for (i, route) in ["GET /search", "GET /search", "POST /chat"]
+        let mut ai = Vec::new();
+        for (i, route) in ["GET /search", "GET /search", "POST /chat", ""]
             .iter()
             .enumerate()
         {
@@ -1467,17 +1606,17 @@ mod tests {
             );
             c.attributes
                 .insert(ROUTE_ATTR.into(), serde_json::json!(route));
-            inputs.ai.push(c);
+            ai.push(c);
         }
-        inputs.ai.push(call(
-            "r3",
+        ai.push(call(
+            "r4",
             start_of(day(10)),
             "chat",
             "gpt-4o",
             1_000_000,
             0,
         ));
-        let s = summarize(&config(10_000.0), &inputs, day(15));
+        let s = summarize(&config(10_000.0), &inputs_of(ai), day(15));
         let routes: Vec<(&str, u64, f64)> = s
             .by_route
             .iter()
@@ -1485,20 +1624,17 @@ mod tests {
             .collect();
         assert_eq!(routes, [("GET /search", 2, 5.0), ("POST /chat", 1, 2.5)]);
         assert_eq!(
-            s.by_feature[0].calls, 4,
-            "the call without a route still counts"
+            s.by_feature[0].calls, 5,
+            "the calls without a route (none, or an empty one) still count"
         );
     }
 
     #[test]
     fn unknown_models_are_listed_unpriced_and_raise_a_finding() {
-        let mut inputs = CostInputs::default();
-        inputs
-            .ai
-            .push(call("a", start_of(day(3)), "chat", "mystery-7b", 500, 20));
-        inputs
-            .ai
-            .push(call("b", start_of(day(4)), "chat", "mystery-7b", 100, 0));
+        let inputs = inputs_of(vec![
+            call("a", start_of(day(3)), "chat", "mystery-7b", 500, 20),
+            call("b", start_of(day(4)), "chat", "mystery-7b", 100, 0),
+        ]);
         let s = summarize(&config(500.0), &inputs, day(5));
         assert_eq!(s.ai_usd, 0.0);
         assert_eq!(s.by_model[0].unpriced_calls, 2);
@@ -1564,9 +1700,8 @@ mod tests {
     /// The month to March 14 with the regression tests' deploy.
     fn regression_summary(ai: Vec<AiUsageRecord>) -> CostSummary {
         let inputs = CostInputs {
-            ai,
-            infra: Vec::new(),
             deploys: vec![regression_deploy()],
+            ..inputs_of(ai)
         };
         summarize(&config(10_000.0), &inputs, day(14))
     }
@@ -1716,5 +1851,522 @@ mod tests {
         assert_eq!(s.infra[0].plan, "pro");
         assert!((s.infra[0].cost_usd - s.infra_usd).abs() < 1e-9);
         assert!((s.daily[0].infra_usd - 20.0 / 31.0).abs() < 1e-9);
+    }
+
+    // --- The daily rollup against the calls it sums ---
+
+    /// A deterministic stream of numbers (SplitMix64).
+    struct Seeded(u64);
+
+    impl Seeded {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % n
+        }
+    }
+
+    /// The day the generated month is summarised on.
+    fn generated_as_of() -> NaiveDate {
+        day(20)
+    }
+
+    /// The deploy of the generated month: March 12, noon; `search` sends 60% more context
+    /// after it.
+    fn generated_deploy() -> DeployEvent {
+        DeployEvent {
+            timestamp: start_of(day(12)) + TimeDelta::hours(12),
+            ..regression_deploy()
+        }
+    }
+
+    /// Forty calls a day from January 10 to March 21, and a few on December 20 (before the
+    /// history the summary of March 20 reads): `search` on gpt-4o from one route with repeated
+    /// prompts and a regression at the deploy; `chat` on gpt-4o-mini, gpt-4.1-mini and
+    /// `acme-llm` (a configured price, cut on March 10) from another route, an empty route or
+    /// none, from two services; calls without a feature on an embedding model and on
+    /// `mystery-7b`, which the catalog does not know. Cached tokens as clients send them (a
+    /// whole number, sometimes more than the prompt, or unreadable), and failures.
+    fn generated_calls() -> Vec<AiUsageRecord> {
+        let mut rng = Seeded(7);
+        let deploy_at = generated_deploy().timestamp;
+        let first = NaiveDate::from_ymd_opt(2026, 1, 10).unwrap();
+        let early = NaiveDate::from_ymd_opt(2025, 12, 20).unwrap();
+        let mut v = Vec::new();
+        for d in std::iter::once(early).chain(days(first, day(21))) {
+            let n = if d == early { 3 } else { 40 };
+            for k in 0..n {
+                let t = start_of(d) + TimeDelta::minutes(i64::from(k) * 36 + 5);
+                let (feature, model, route, prompt) = match k % 8 {
+                    0..=3 => {
+                        let boost = if t >= deploy_at { 16 } else { 10 };
+                        let prompt = (800 + rng.below(400)) * boost;
+                        ("search", "gpt-4o", Some("GET /api/search"), prompt)
+                    }
+                    4 => (
+                        "chat",
+                        "gpt-4o-mini",
+                        Some("POST /api/chat"),
+                        300 + rng.below(3_000),
+                    ),
+                    5 => ("chat", "acme-llm", Some(""), 300 + rng.below(3_000)),
+                    6 => ("chat", "gpt-4.1-mini", None, 300 + rng.below(3_000)),
+                    _ if k % 16 == 7 => ("", "text-embedding-3-small", None, 50 + rng.below(500)),
+                    _ => (
+                        "",
+                        "mystery-7b",
+                        Some("POST /api/chat"),
+                        100 + rng.below(900),
+                    ),
+                };
+                let out = if model.contains("embedding") {
+                    0
+                } else {
+                    rng.below(800)
+                };
+                let mut c = call(&format!("g-{d}-{k}"), t, "x", model, prompt, out);
+                c.feature = (!feature.is_empty()).then(|| Label::parse(feature).unwrap());
+                if k % 5 == 4 {
+                    c.service = Label::parse("worker").unwrap();
+                }
+                c.success = rng.below(100) >= 6;
+                if let Some(route) = route {
+                    c.attributes
+                        .insert(ROUTE_ATTR.into(), serde_json::json!(route));
+                }
+                let cached = match rng.below(10) {
+                    0..=2 => serde_json::json!(rng.below(prompt)),
+                    3 => serde_json::json!(prompt + 1 + rng.below(500)),
+                    4 => serde_json::json!("120"),
+                    5 => serde_json::json!(35.5),
+                    _ => serde_json::Value::Null,
+                };
+                if !cached.is_null() {
+                    c.attributes.insert("cached_tokens".into(), cached);
+                }
+                if feature == "search" {
+                    let hash = format!("h{}", rng.below(6));
+                    c.attributes
+                        .insert(PROMPT_HASH_ATTR.into(), serde_json::json!(hash));
+                }
+                if model.contains("embedding") {
+                    c.attributes
+                        .insert(INPUT_COUNT_ATTR.into(), serde_json::json!(1));
+                }
+                v.push(c);
+            }
+        }
+        v
+    }
+
+    /// Budgets for the project, two features (one the calls without a feature) and two
+    /// models (one unknown), and `acme-llm`'s price, cut on March 10.
+    fn generated_config() -> CostConfig {
+        let mut c = config(60.0);
+        c.feature_budgets_usd.insert("search".into(), 30.0);
+        c.feature_budgets_usd.insert(NO_FEATURE.into(), 5.0);
+        c.model_budgets_usd.insert("gpt-4o-mini".into(), 2.0);
+        c.model_budgets_usd.insert("mystery-7b".into(), 1.0);
+        let acme = |from: u32, input: f64, output: f64| tokpulse_cost::PriceConfig {
+            model: "acme-llm".into(),
+            effective_from: day(from),
+            unit: tokpulse_cost::PriceUnit::PerMillion,
+            input,
+            cached_input: Some(input / 4.0),
+            output,
+        };
+        c.prices = vec![
+            acme(1, 3.0, 12.0),
+            acme(10, 1.5, 6.0),
+            tokpulse_cost::PriceConfig {
+                effective_from: NaiveDate::from_ymd_opt(2025, 1, 1).unwrap(),
+                ..acme(1, 3.0, 12.0)
+            },
+        ];
+        c
+    }
+
+    /// A migrated SQLite store holding `calls` (through the guard) and the generated deploy.
+    async fn store_with(
+        calls: &[AiUsageRecord],
+    ) -> (tempfile::TempDir, Arc<dyn tokpulse_store::Store>) {
+        use tokpulse_store::Batch;
+        use tokpulse_store::testing::records::guarded;
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn tokpulse_store::Store> =
+            Arc::new(tokpulse_store::SqliteStore::open(dir.path()).await.unwrap());
+        store.migrate().await.unwrap();
+        for chunk in calls.chunks(1_000) {
+            let batch = Batch::AiUsage(chunk.iter().cloned().map(guarded).collect());
+            store.insert_batch(&batch).await.unwrap();
+        }
+        let deploys = Batch::Deploys(vec![guarded(generated_deploy())]);
+        store.insert_batch(&deploys).await.unwrap();
+        (dir, store)
+    }
+
+    /// Whether `a` and `b` agree to 1e-9 relative.
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+    }
+
+    /// `(calls, failed, prompt tokens, completion tokens, dollars, unpriced calls)`.
+    type Tally = (u64, u64, u64, u64, f64, u64);
+
+    /// Checks `s`, the summary as of `as_of`, against figures computed from `calls` one by one
+    /// (each priced with the catalog on its own, as ingest does; no daily rows).
+    fn check_against_calls(
+        config: &CostConfig,
+        calls: &[AiUsageRecord],
+        as_of: NaiveDate,
+        s: &CostSummary,
+    ) {
+        let catalog = Catalog::from_config(config);
+        let month = month_start(as_of);
+        let first = month - Days::new(HISTORY_DAYS);
+        let mut daily: BTreeMap<NaiveDate, f64> = BTreeMap::new();
+        let mut feature_daily: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
+        let mut model_daily: BTreeMap<String, BTreeMap<NaiveDate, f64>> = BTreeMap::new();
+        let mut lines: [BTreeMap<String, Tally>; 4] = Default::default();
+        // model → (services this month, calls, prompt, completion, last day)
+        type Unknown = (BTreeSet<String>, u64, u64, u64, NaiveDate);
+        let mut unknown: BTreeMap<String, Unknown> = BTreeMap::new();
+        for r in calls {
+            let d = r.timestamp.date_naive();
+            if d < first || d > as_of {
+                continue;
+            }
+            let cost = catalog
+                .price(&Call::from_record(r))
+                .ok()
+                .map(|c| c.total_usd());
+            let feature = r.feature.as_ref().map_or("(none)", |f| f.as_str());
+            *daily.entry(d).or_default() += cost.unwrap_or(0.0);
+            if let Some(c) = cost {
+                *feature_daily
+                    .entry(feature.into())
+                    .or_default()
+                    .entry(d)
+                    .or_default() += c;
+                *model_daily
+                    .entry(r.model.as_str().into())
+                    .or_default()
+                    .entry(d)
+                    .or_default() += c;
+            } else {
+                let u =
+                    unknown
+                        .entry(r.model.as_str().into())
+                        .or_insert((BTreeSet::new(), 0, 0, 0, d));
+                if d >= month {
+                    u.0.insert(r.service.as_str().into());
+                }
+                u.1 += 1;
+                u.2 += r.prompt_tokens;
+                u.3 += r.completion_tokens;
+                u.4 = u.4.max(d);
+            }
+            if d < month {
+                continue;
+            }
+            let route = r
+                .attributes
+                .get("route")
+                .and_then(|v| v.as_str())
+                .filter(|r| !r.is_empty());
+            let names = [
+                Some(feature),
+                Some(r.model.as_str()),
+                Some(r.service.as_str()),
+                route,
+            ];
+            for (map, name) in lines.iter_mut().zip(names) {
+                let Some(name) = name else { continue };
+                let t = map.entry(name.into()).or_default();
+                t.0 += 1;
+                t.1 += u64::from(!r.success);
+                t.2 += r.prompt_tokens;
+                t.3 += r.completion_tokens;
+                match cost {
+                    Some(c) => t.4 += c,
+                    None => t.5 += 1,
+                }
+            }
+        }
+
+        // Per day of the month.
+        let month_days: Vec<NaiveDate> = days(month, as_of).collect();
+        assert_eq!(
+            s.daily.iter().map(|d| d.day).collect::<Vec<_>>(),
+            month_days
+        );
+        for d in &s.daily {
+            let want = daily.get(&d.day).copied().unwrap_or(0.0);
+            assert!(close(d.ai_usd, want), "{}: {} vs {want}", d.day, d.ai_usd);
+        }
+        let month_total: f64 = month_days.iter().filter_map(|d| daily.get(d)).sum();
+        assert!(
+            close(s.ai_usd, month_total),
+            "{} vs {month_total}",
+            s.ai_usd
+        );
+
+        // The month's lines.
+        for (got, want) in [&s.by_feature, &s.by_model, &s.by_service, &s.by_route]
+            .into_iter()
+            .zip(&lines)
+        {
+            let names: Vec<&String> = want.keys().collect();
+            let mut got_names: Vec<&String> = got.iter().map(|l| &l.name).collect();
+            got_names.sort();
+            assert_eq!(got_names, names);
+            for l in got {
+                let w = want[&l.name];
+                assert_eq!(
+                    (
+                        l.calls,
+                        l.failed_calls,
+                        l.input_tokens,
+                        l.output_tokens,
+                        l.unpriced_calls
+                    ),
+                    (w.0, w.1, w.2, w.3, w.5),
+                    "{}",
+                    l.name
+                );
+                assert!(
+                    close(l.cost_usd, w.4),
+                    "{}: {} vs {}",
+                    l.name,
+                    l.cost_usd,
+                    w.4
+                );
+            }
+        }
+
+        // Unknown models: calls and tokens over the history, services of this month.
+        let want: Vec<(String, Vec<String>, u64, u64, u64)> = unknown
+            .into_iter()
+            .filter(|(_, u)| u.4 >= month)
+            .map(|(m, u)| (m, u.0.into_iter().collect(), u.1, u.2, u.3))
+            .collect();
+        let got: Vec<(String, Vec<String>, u64, u64, u64)> = s
+            .unknown_models
+            .iter()
+            .map(|u| {
+                (
+                    u.model.clone(),
+                    u.services.clone(),
+                    u.calls,
+                    u.input_tokens,
+                    u.output_tokens,
+                )
+            })
+            .collect();
+        assert_eq!(got, want);
+
+        // Budgets: each forecast made from the series of the calls' own costs.
+        let data_start = daily.keys().next().copied().unwrap().min(month).max(first);
+        let series = |by_day: &BTreeMap<NaiveDate, f64>| -> Vec<f64> {
+            days(data_start, as_of)
+                .map(|d| by_day.get(&d).copied().unwrap_or(0.0))
+                .collect()
+        };
+        let empty = BTreeMap::new();
+        let mut want: Vec<(String, Vec<f64>, f64)> = vec![(
+            "project".into(),
+            series(&daily),
+            config.monthly_budget_usd.unwrap(),
+        )];
+        for (scope, per, limits) in [
+            ("feature", &feature_daily, &config.feature_budgets_usd),
+            ("model", &model_daily, &config.model_budgets_usd),
+        ] {
+            for (name, &b) in limits {
+                let by_day = per.get(name).unwrap_or(&empty);
+                want.push((format!("{scope}:{name}"), series(by_day), b));
+            }
+        }
+        assert_eq!(s.budgets.len(), want.len());
+        let calendar = config.calendar();
+        for (got, (scope, daily, budget)) in s.budgets.iter().zip(&want) {
+            assert_eq!(&got.scope, scope);
+            let spend: f64 = daily[daily.len() - as_of.day() as usize..].iter().sum();
+            assert!(close(got.spend_to_date_usd, spend), "{scope}");
+            let forecasts: Vec<Forecast> = [Method::Linear, Method::RobustSeasonal]
+                .into_iter()
+                .filter_map(|m| {
+                    let input = DailySpend { daily, as_of };
+                    forecast_with(m, &input, config.interval_coverage, &calendar).ok()
+                })
+                .collect();
+            assert_eq!(got.forecasts.len(), 2, "{scope}: both methods");
+            assert_eq!(got.forecasts.len(), forecasts.len(), "{scope}");
+            for (g, w) in got.forecasts.iter().zip(&forecasts) {
+                assert_eq!(g.method, w.method);
+                for (a, b) in [
+                    (g.projection, w.projection),
+                    (g.lower, w.lower),
+                    (g.upper, w.upper),
+                    (g.spent_to_date, w.spent_to_date),
+                ] {
+                    assert!(close(a, b), "{scope} {:?}: {a} vs {b}", g.method);
+                }
+            }
+            let headline = forecasts[1].projection;
+            assert_eq!(got.status.tier, BudgetStatus::new(headline, *budget).tier);
+        }
+        for (g, w) in s.forecasts.iter().zip(&s.budgets[0].forecasts) {
+            assert!(close(g.projection, w.projection));
+        }
+    }
+
+    /// `a` and `b` have the same shape and values, numbers to 1e-9 relative (a day's groups
+    /// may be added in another order).
+    fn same_figures(a: &serde_json::Value, b: &serde_json::Value, at: &str) {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Number(x), Value::Number(y)) => {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                assert!(close(x, y), "{at}: {x} vs {y}");
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                assert_eq!(x.len(), y.len(), "{at}");
+                for (i, (x, y)) in x.iter().zip(y).enumerate() {
+                    same_figures(x, y, &format!("{at}[{i}]"));
+                }
+            }
+            (Value::Object(x), Value::Object(y)) => {
+                assert!(x.keys().eq(y.keys()), "{at}");
+                for (k, x) in x {
+                    same_figures(x, &y[k], &format!("{at}.{k}"));
+                }
+            }
+            _ => assert_eq!(a, b, "{at}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_summary_from_the_daily_rollup_matches_the_calls_it_sums() {
+        let calls = generated_calls();
+        let (_dir, store) = store_with(&calls).await;
+        let config = generated_config();
+        let as_of = generated_as_of();
+        let inputs = load(store.as_ref(), as_of).await.unwrap();
+        // Single calls only for what needs them; everything else from the daily rows.
+        let from = calls_from(as_of);
+        assert_eq!(from, day(20) - Days::new(29));
+        assert!(
+            inputs
+                .ai_calls
+                .iter()
+                .all(|r| (from..=as_of).contains(&r.timestamp.date_naive()))
+        );
+        let read = calls
+            .iter()
+            .filter(|r| (from..=as_of).contains(&r.timestamp.date_naive()))
+            .count();
+        assert_eq!(inputs.ai_calls.len(), read);
+        assert!(
+            inputs.ai_daily.len() * 3 < calls.len(),
+            "{} daily rows",
+            inputs.ai_daily.len()
+        );
+        let s = summarize(&config, &inputs, as_of);
+        check_against_calls(&config, &calls, as_of, &s);
+        // The generated month exercises what it should.
+        assert_eq!(s.unknown_models.len(), 1);
+        assert!(s.by_route.iter().all(|l| !l.name.is_empty()));
+        assert!(
+            s.by_model
+                .iter()
+                .any(|l| l.name == "acme-llm" && l.cost_usd > 0.0)
+        );
+        assert!(s.by_feature.iter().any(|l| l.failed_calls > 0));
+
+        // The recommendations and regressions are those of every stored call.
+        let everything = store
+            .ai_usage(Window {
+                start: start_of(NaiveDate::from_ymd_opt(2025, 1, 1).unwrap()),
+                end: start_of(day(25)),
+            })
+            .await
+            .unwrap();
+        assert_eq!(everything.len(), calls.len());
+        let all = CostInputs {
+            ai_daily: inputs.ai_daily.clone(),
+            ai_calls: everything,
+            infra: Vec::new(),
+            deploys: inputs.deploys.clone(),
+        };
+        let from_all = summarize(&config, &all, as_of);
+        assert_eq!(
+            serde_json::to_value(&s.recommendations).unwrap(),
+            serde_json::to_value(&from_all.recommendations).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_value(&s.regressions).unwrap(),
+            serde_json::to_value(&from_all.regressions).unwrap()
+        );
+        assert!(!s.recommendations.is_empty());
+        assert_eq!(s.regressions.len(), 1, "{:?}", s.regressions);
+        assert_eq!(s.regressions[0].scope(), "search on gpt-4o");
+
+        // Rolling up again adds nothing: the same daily rows.
+        assert_eq!(roll_up(store.as_ref()).await.unwrap(), 0);
+        let again = load(store.as_ref(), as_of).await.unwrap();
+        assert_eq!(again.ai_daily, inputs.ai_daily);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn calls_deleted_by_retention_once_rolled_up_leave_the_month_unchanged() {
+        let calls = generated_calls();
+        let (_dir, store) = store_with(&calls).await;
+        let config = generated_config();
+        let as_of = generated_as_of();
+        let before = summarize(&config, &load(store.as_ref(), as_of).await.unwrap(), as_of);
+
+        // Keep a day of calls: everything but the last day goes.
+        let retention = crate::config::RetentionConfig {
+            ai_usage_metrics: 1,
+            ..Default::default()
+        };
+        let now = start_of(as_of + Days::new(1)) + TimeDelta::hours(9);
+        let report = crate::retention::run_retention(store.as_ref(), &retention, now, false)
+            .await
+            .unwrap();
+        let deleted = report
+            .tables
+            .iter()
+            .find(|t| t.table == "ai_usage_metrics")
+            .unwrap()
+            .rows;
+        let kept = store
+            .count(tokpulse_store::Table::AiUsageMetrics)
+            .await
+            .unwrap();
+        assert_eq!(deleted + kept as u64, calls.len() as u64);
+        assert!(kept < 80, "{kept} calls left");
+
+        let after = summarize(&config, &load(store.as_ref(), as_of).await.unwrap(), as_of);
+        let month = |s: &CostSummary| {
+            serde_json::json!({
+                "ai_usd": s.ai_usd,
+                "daily": s.daily,
+                "by_feature": s.by_feature,
+                "by_model": s.by_model,
+                "by_service": s.by_service,
+                "by_route": s.by_route,
+                "unknown_models": s.unknown_models,
+                "budgets": s.budgets,
+                "forecasts": s.forecasts,
+            })
+        };
+        same_figures(&month(&after), &month(&before), "summary");
+        check_against_calls(&config, &calls, as_of, &after);
+        store.close().await;
     }
 }
