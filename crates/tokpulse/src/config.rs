@@ -1076,6 +1076,31 @@ mod tests {
     }
 
     #[test]
+    fn the_daily_ai_usage_has_its_own_retention_key() {
+        let d = Config::default();
+        assert_eq!(
+            (d.retention.ai_usage_daily, d.retention.ai_usage_metrics),
+            (400, 90)
+        );
+        assert!(default_file().contains("\nai_usage_daily = 400\n"));
+        let e = parse("t.toml", "[retention]\nai_usage_daily = 40000\n", &env(&[])).unwrap_err();
+        assert_eq!(
+            e.problems,
+            ["retention.ai_usage_daily: at most 36500 days (0 keeps rows forever), got 40000"]
+        );
+        let c = parse(
+            "t.toml",
+            "[retention]\nai_usage_metrics = 7\n",
+            &env(&[("TOKPULSE_RETENTION_AI_USAGE_DAILY", "0")]),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.retention.ai_usage_daily, c.retention.ai_usage_metrics),
+            (0, 7)
+        );
+    }
+
+    #[test]
     fn secrets_are_not_keys() {
         let e = parse(
             "t.toml",
