@@ -322,9 +322,10 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Unsupported("the privacy audit"))
     }
 
-    /// Erases a data subject, in one transaction: deletes every telemetry row and embedding
-    /// that contains `token` (a hash token such as `[EMAIL:3f2a9c1d5e6b7a80]`), replaces it by
-    /// [`FORGOTTEN`] in findings and actions, and records the request in `privacy_requests`.
+    /// Erases a data subject, in one transaction: deletes every telemetry row, request rollup,
+    /// daily AI usage row and embedding that contains `token` (a hash token such as
+    /// `[EMAIL:3f2a9c1d5e6b7a80]`), replaces it by [`FORGOTTEN`] in findings and actions, and
+    /// records the request in `privacy_requests`.
     async fn forget_subject(
         &self,
         token: &str,
@@ -334,8 +335,8 @@ pub trait Store: Send + Sync + 'static {
         Err(StoreError::Unsupported("forget requests"))
     }
 
-    /// Every row that contains `token`, grouped by table, and records the request in
-    /// `privacy_requests`.
+    /// Every row that contains `token`, grouped by table (every column but embeddings and
+    /// latency sketches), and records the request in `privacy_requests`.
     async fn export_subject(&self, token: &str, now: Timestamp) -> Result<SubjectRows, StoreError> {
         let _ = (token, now);
         Err(StoreError::Unsupported("export requests"))

@@ -45,14 +45,15 @@ pub struct BlockedRecord {
 pub struct TableOutcome {
     /// The table.
     pub table: String,
-    /// Rows deleted (telemetry, embeddings).
+    /// Rows deleted (telemetry, request rollups, daily AI usage, embeddings).
     pub deleted: u64,
     /// Rows whose token was replaced by [`FORGOTTEN`] (findings, actions).
     pub anonymised: u64,
 }
 
 /// What [`Store::forget_subject`](crate::Store::forget_subject) did, per table searched
-/// (telemetry tables, embeddings, findings, actions: always the same tables in the same order).
+/// (telemetry tables, request and AI usage rollups, embeddings, findings, actions: always the
+/// same tables in the same order).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForgetOutcome {
     /// One entry per table searched.
@@ -72,7 +73,8 @@ impl ForgetOutcome {
 }
 
 /// Every stored row containing a token, as JSON objects grouped by table (tables with no such
-/// row are present with an empty list). Timestamps are RFC 3339; embeddings are left out.
+/// row are present with an empty list). Timestamps are RFC 3339, days `YYYY-MM-DD`; embeddings
+/// and latency sketches are left out.
 pub type SubjectRows = BTreeMap<String, Vec<serde_json::Value>>;
 
 /// The kind of a data-subject request.
@@ -125,7 +127,7 @@ pub struct PrivacyRequest {
 /// What happens to a row that holds a forgotten token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fate {
-    /// Telemetry about the person, and embeddings of it: removed.
+    /// Telemetry about the person, rollups keyed by it, and embeddings of it: removed.
     Delete,
     /// Derived rows other rows depend on: the token is replaced by [`FORGOTTEN`].
     Anonymise,
@@ -138,6 +140,9 @@ pub(crate) enum Col {
     Plain,
     /// A timestamp (SQLite: unix ms).
     Time,
+    /// A calendar day (SQLite: `YYYY-MM-DD` text, PostgreSQL: `date`), exported as
+    /// `YYYY-MM-DD`.
+    Date,
     /// A JSON document (SQLite: text).
     Json,
     /// A boolean (SQLite: 0/1).
@@ -151,6 +156,8 @@ pub(crate) struct SubjectTable {
     pub columns: &'static [(&'static str, Col)],
     /// Columns searched for the token (and rewritten when anonymising).
     pub searched: &'static [&'static str],
+    /// The export's `ORDER BY`: the row id, or the key of a table without one.
+    pub order_by: &'static str,
     pub fate: Fate,
 }
 
@@ -163,7 +170,7 @@ impl SubjectTable {
     }
 }
 
-use Col::{Bool, Json, Plain, Time};
+use Col::{Bool, Date, Json, Plain, Time};
 
 /// Every table with free text, in the order receipts list them.
 pub(crate) const SUBJECT_TABLES: &[SubjectTable] = &[
@@ -183,6 +190,7 @@ pub(crate) const SUBJECT_TABLES: &[SubjectTable] = &[
             ("attributes", Json),
         ],
         searched: &["route", "attributes"],
+        order_by: "id",
         fate: Fate::Delete,
     },
     SubjectTable {
@@ -199,6 +207,7 @@ pub(crate) const SUBJECT_TABLES: &[SubjectTable] = &[
             ("attributes", Json),
         ],
         searched: &["message", "route", "attributes"],
+        order_by: "id",
         fate: Fate::Delete,
     },
     SubjectTable {
@@ -220,6 +229,7 @@ pub(crate) const SUBJECT_TABLES: &[SubjectTable] = &[
             ("attributes", Json),
         ],
         searched: &["error_message", "attributes"],
+        order_by: "id",
         fate: Fate::Delete,
     },
     SubjectTable {
@@ -236,6 +246,46 @@ pub(crate) const SUBJECT_TABLES: &[SubjectTable] = &[
             ("description", Plain),
         ],
         searched: &["author", "description"],
+        order_by: "id",
+        fate: Fate::Delete,
+    },
+    SubjectTable {
+        table: Table::RequestRollups,
+        // The latency sketch is left out: numbers about latencies in tokpulse-analyze's byte
+        // format, not readable data about the person.
+        columns: &[
+            ("service", Plain),
+            ("route", Plain),
+            ("resolution", Plain),
+            ("bucket_start", Time),
+            ("requests", Plain),
+            ("errors", Plain),
+        ],
+        // A route not templated by the client (`/users/[EMAIL:…]/orders`) names the person,
+        // and so does every rollup row keyed by it. Deleted rather than anonymised: two routes
+        // made the same by `[FORGOTTEN]` would collide on the key.
+        searched: &["route"],
+        order_by: "service, route, resolution, bucket_start",
+        fate: Fate::Delete,
+    },
+    SubjectTable {
+        table: Table::AiUsageDaily,
+        columns: &[
+            ("day", Date),
+            ("service", Plain),
+            ("feature", Plain),
+            ("model", Plain),
+            ("route", Plain),
+            ("calls", Plain),
+            ("failed_calls", Plain),
+            ("prompt_tokens", Plain),
+            ("cached_prompt_tokens", Plain),
+            ("completion_tokens", Plain),
+        ],
+        // The calls' route, as for request rollups; a feature is an app's label but may carry
+        // a token as well.
+        searched: &["route", "feature"],
+        order_by: "day, service, feature, model, route",
         fate: Fate::Delete,
     },
     SubjectTable {
@@ -249,6 +299,7 @@ pub(crate) const SUBJECT_TABLES: &[SubjectTable] = &[
             ("created_at", Time),
         ],
         searched: &["content"],
+        order_by: "id",
         fate: Fate::Delete,
     },
     SubjectTable {
@@ -273,6 +324,7 @@ pub(crate) const SUBJECT_TABLES: &[SubjectTable] = &[
             ("resolved_at", Time),
         ],
         searched: &["title", "route", "evidence", "cause", "suggestion"],
+        order_by: "id",
         fate: Fate::Anonymise,
     },
     SubjectTable {
@@ -293,6 +345,7 @@ pub(crate) const SUBJECT_TABLES: &[SubjectTable] = &[
             ("external_ref", Plain),
         ],
         searched: &["payload", "last_error", "external_ref"],
+        order_by: "id",
         fate: Fate::Anonymise,
     },
 ];

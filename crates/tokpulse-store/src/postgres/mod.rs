@@ -934,10 +934,13 @@ impl Store for PgStore {
         let mut out = SubjectRows::new();
         for t in SUBJECT_TABLES {
             let name = t.table.name();
-            // Embeddings are numbers about the text, not data about the person.
+            // Embeddings are numbers about the text, and latency sketches numbers about
+            // latencies, not data about the person. A `date` becomes `YYYY-MM-DD`, as SQLite
+            // stores it.
             let sql = format!(
-                "SELECT to_jsonb(t) - 'embedding' FROM {name} t WHERE {} ORDER BY id",
-                token_condition(t)
+                "SELECT to_jsonb(t) - 'embedding' - 'sketch' FROM {name} t WHERE {} ORDER BY {}",
+                token_condition(t),
+                t.order_by
             );
             let rows: Vec<serde_json::Value> = sqlx::query_scalar(AssertSqlSafe(sql))
                 .bind(token)

@@ -261,7 +261,8 @@ fn json_row(t: &SubjectTable) -> String {
         .iter()
         .map(|(c, kind)| {
             let expr = match kind {
-                Col::Plain => c.to_string(),
+                // Days are stored as `YYYY-MM-DD` text already.
+                Col::Plain | Col::Date => c.to_string(),
                 Col::Time => format!("strftime('%Y-%m-%dT%H:%M:%fZ', {c} / 1000.0, 'unixepoch')"),
                 Col::Json => format!("json({c})"),
                 Col::Bool => format!("json(CASE WHEN {c} THEN 'true' ELSE 'false' END)"),
@@ -1064,9 +1065,10 @@ impl Store for SqliteStore {
         for t in SUBJECT_TABLES {
             let name = t.table.name();
             let sql = format!(
-                "SELECT {} FROM {name} WHERE {} ORDER BY id",
+                "SELECT {} FROM {name} WHERE {} ORDER BY {}",
                 json_row(t),
-                token_condition(t)
+                token_condition(t),
+                t.order_by
             );
             let rows: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
                 .bind(token)

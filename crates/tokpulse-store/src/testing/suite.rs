@@ -15,8 +15,8 @@ use super::records::{
     request,
 };
 use crate::{
-    ActionStatus, AuditRow, Batch, BlockedRecord, FindingChange, NewAction, NewApiKey, RequestKind,
-    Store, StoreError, Table, embedded_migrations,
+    ActionStatus, AiUsageDay, AuditRow, Batch, BlockedRecord, FindingChange, NewAction, NewApiKey,
+    RequestKind, RollupRow, RollupWrite, Store, StoreError, Table, embedded_migrations,
 };
 use std::sync::Arc;
 use tokpulse_core::{
@@ -1014,8 +1014,47 @@ pub async fn blocked_records_are_counted_once(store: Arc<dyn Store>) {
     );
 }
 
+/// A new request rollup of service `api`.
+fn rollup(route: &str, resolution: &str, ms: i64, requests: i64) -> RollupWrite {
+    RollupWrite {
+        row: RollupRow {
+            service: "api".into(),
+            route: route.into(),
+            resolution: resolution.into(),
+            bucket_start: at(ms),
+            requests,
+            errors: 0,
+            sketch: b"\x01sketch".to_vec(),
+        },
+        read_requests: None,
+    }
+}
+
+/// The AI calls of service `api` with `model` on the day of `ms`, summed.
+fn ai_day(ms: i64, feature: &str, route: Option<&str>, calls: u64) -> AiUsageDay {
+    AiUsageDay {
+        day: day(ms),
+        service: "api".into(),
+        feature: Some(feature.into()),
+        model: "gpt-4o".into(),
+        route: route.map(Into::into),
+        calls,
+        failed_calls: 0,
+        prompt_tokens: 100 * calls,
+        cached_prompt_tokens: 0,
+        completion_tokens: 10 * calls,
+    }
+}
+
+/// The route of the first person's requests in [`two_people`]: not templated by the client,
+/// so it holds their token.
+fn route_of(token: &str) -> String {
+    format!("GET /users/{token}/orders")
+}
+
 /// Rows about two people, through the hashing guard, plus a finding and an action that name
-/// the first.
+/// the first, and request rollups and daily AI usage under a route (and a feature) naming the
+/// first, beside the second's under `/account`.
 async fn two_people(store: &Arc<dyn Store>, jane: &str, bob: &str) -> (i64, i64) {
     for (who, n) in [(jane, 1), (bob, 2)] {
         store
@@ -1049,6 +1088,19 @@ async fn two_people(store: &Arc<dyn Store>, jane: &str, bob: &str) -> (i64, i64)
         .await
         .unwrap();
     let token = email_token(jane);
+    let jane_route = route_of(&token);
+    let rollups = [
+        rollup(&jane_route, "minute", 0, 1),
+        rollup(&jane_route, "hour", 0, 1),
+        rollup("GET /account", "minute", 0, 2),
+    ];
+    assert!(store.commit_rollups(&[], &rollups).await.unwrap());
+    let days = [
+        ai_day(1_000, "chat", Some(&jane_route), 2),
+        ai_day(DAY_MS, &format!("digest for {token}"), None, 1),
+        ai_day(1_000, "chat", Some("GET /account"), 3),
+    ];
+    assert!(store.commit_ai_usage_daily(&[], &days).await.unwrap());
     let mut f = finding(&format!("errors for {token}"), Severity::High, (0, 1_000));
     f.evidence[0].metric = format!("errors of {token}");
     let finding_id = store.upsert_finding(&f, at(1_000)).await.unwrap().id();
@@ -1078,12 +1130,14 @@ pub async fn forget_deletes_and_anonymises_one_person(store: Arc<dyn Store>) {
             ("application_logs", 1, 0),
             ("ai_usage_metrics", 0, 0),
             ("deployments", 1, 0),
+            ("request_rollups", 2, 0),
+            ("ai_usage_daily", 2, 0),
             ("ai_embeddings", 0, 0),
             ("findings", 0, 1),
             ("actions", 0, 1),
         ]
     );
-    assert_eq!((outcome.deleted(), outcome.anonymised()), (3, 2));
+    assert_eq!((outcome.deleted(), outcome.anonymised()), (7, 2));
     for (kind, id) in [
         (RecordKind::Logs, "log-2"),
         (RecordKind::Logs, "log-3"),
@@ -1099,6 +1153,27 @@ pub async fn forget_deletes_and_anonymises_one_person(store: Arc<dyn Store>) {
     ] {
         assert!(!store.has_record(kind, id).await.unwrap(), "{id} is gone");
     }
+    // Bob's rollups stay, under his route.
+    let rollups = store
+        .rollups("minute", window(0, DAY_MS), None)
+        .await
+        .unwrap();
+    let routes: Vec<&str> = rollups.iter().map(|r| r.route.as_str()).collect();
+    assert_eq!(routes, ["GET /account"]);
+    assert!(
+        store
+            .rollups("hour", window(0, DAY_MS), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.count(Table::RequestRollups).await.unwrap(), 1);
+    let days = store.ai_usage_daily(day(0), day(2 * DAY_MS)).await.unwrap();
+    assert_eq!(
+        days,
+        [ai_day(1_000, "chat", Some("GET /account"), 3)],
+        "Bob's daily AI usage stays"
+    );
     let f = store.findings(None, 10).await.unwrap();
     assert_eq!(f[0].id, finding_id);
     assert_eq!(f[0].finding.title, "errors for [FORGOTTEN]");
@@ -1134,11 +1209,13 @@ pub async fn export_returns_one_persons_rows(store: Arc<dyn Store>) {
         [
             ("actions", 1),
             ("ai_embeddings", 0),
+            ("ai_usage_daily", 2),
             ("ai_usage_metrics", 0),
             ("application_logs", 1),
             ("deployments", 1),
             ("findings", 1),
             ("performance_metrics", 1),
+            ("request_rollups", 2),
         ]
     );
     let log = &rows["application_logs"][0];
@@ -1157,17 +1234,85 @@ pub async fn export_returns_one_persons_rows(store: Arc<dyn Store>) {
         rows["findings"][0]["evidence"][0]["metric"],
         format!("errors of {token}")
     );
+    // Rollups: every column but the latency sketch, the same fields from every backend, by
+    // key (`hour` before `minute`).
+    let keys = |row: &serde_json::Value| -> Vec<String> {
+        let mut keys: Vec<String> = row.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    let rollups = &rows["request_rollups"];
+    assert_eq!(
+        keys(&rollups[0]),
+        [
+            "bucket_start",
+            "errors",
+            "requests",
+            "resolution",
+            "route",
+            "service"
+        ]
+    );
+    let resolutions: Vec<&str> = rollups
+        .iter()
+        .map(|r| r["resolution"].as_str().unwrap())
+        .collect();
+    assert_eq!(resolutions, ["hour", "minute"]);
+    assert_eq!(rollups[1]["route"], route_of(&token));
+    assert_eq!(rollups[1]["service"], "api");
+    assert_eq!(rollups[1]["requests"], 1);
+    assert_eq!(rollups[1]["errors"], 0);
+    assert!(
+        rollups[1]["bucket_start"]
+            .as_str()
+            .unwrap()
+            .starts_with("1970-01-01T00:00:00")
+    );
+    let days = &rows["ai_usage_daily"];
+    assert_eq!(
+        keys(&days[0]),
+        [
+            "cached_prompt_tokens",
+            "calls",
+            "completion_tokens",
+            "day",
+            "failed_calls",
+            "feature",
+            "model",
+            "prompt_tokens",
+            "route",
+            "service"
+        ]
+    );
+    assert_eq!(days[0]["day"], "1970-01-01");
+    assert_eq!(days[0]["route"], route_of(&token));
+    assert_eq!(days[0]["feature"], "chat");
+    assert_eq!(days[0]["calls"], 2);
+    assert_eq!(days[0]["prompt_tokens"], 200);
+    assert_eq!(days[1]["day"], "1970-01-02");
+    assert_eq!(days[1]["feature"], format!("digest for {token}"));
+    assert_eq!(days[1]["route"], "", "no route");
     assert!(
         !serde_json::to_string(&rows)
             .unwrap()
             .contains(&email_token(bob))
     );
+    for table in ["request_rollups", "ai_usage_daily"] {
+        assert!(
+            rows[table].iter().all(|r| r["route"] != "GET /account"),
+            "Bob's {table} are not exported"
+        );
+    }
     let requests = store.privacy_requests(10).await.unwrap();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].kind, RequestKind::Export);
     assert_eq!(requests[0].counts["application_logs"]["exported"], 1);
+    assert_eq!(requests[0].counts["request_rollups"]["exported"], 2);
+    assert_eq!(requests[0].counts["ai_usage_daily"]["exported"], 2);
     // Exporting changes nothing.
     assert_eq!(store.count(Table::ApplicationLogs).await.unwrap(), 3);
+    assert_eq!(store.count(Table::RequestRollups).await.unwrap(), 3);
+    assert_eq!(store.count(Table::AiUsageDaily).await.unwrap(), 3);
 }
 
 /// Forget and export take hash tokens only: never a raw value or a pattern.
