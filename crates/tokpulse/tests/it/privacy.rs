@@ -365,6 +365,88 @@ fn export_writes_every_row_about_a_person_as_json() {
     assert!(!v.to_string().contains(&token("bob@corp.io")));
 }
 
+/// A route the client did not template names the person: the guard stores it with their token,
+/// and so are the request rollups (`diagnose`) and the daily AI usage (`cost report`) keyed by
+/// it. Export returns those rows and forget deletes them.
+#[test]
+fn forget_deletes_the_rollups_of_a_route_that_names_a_person() {
+    let t = hashing();
+    let route = "/users/jane@corp.io/orders";
+    let mut jane = request("r1", 0, "jane@corp.io");
+    jane["route"] = serde_json::json!(route);
+    ingest(
+        &t,
+        "performance",
+        "requests.ndjson",
+        &[jane, request("r2", 0, "bob@corp.io")],
+        0,
+    );
+    let call = |id: &str, route: &str| {
+        serde_json::json!({
+            "id": id, "timestamp": now_minus(0), "service": "web", "feature": "chat",
+            "provider": "openai", "model": "gpt-4o", "prompt_tokens": 100,
+            "completion_tokens": 10, "success": true, "attributes": {"route": route},
+        })
+    };
+    ingest(
+        &t,
+        "ai-usage",
+        "calls.ndjson",
+        &[call("c1", route), call("c2", "/account")],
+        0,
+    );
+    t.expect(&["diagnose"], 0);
+    t.expect(&["cost", "report"], 0);
+
+    let jane = token("jane@corp.io");
+    let (out, _) = t.expect(&["privacy", "export", "--email", "jane@corp.io"], 0);
+    let v = json_of(&out);
+    let rollups = v["tables"]["request_rollups"].as_array().expect("rollups");
+    let resolutions: Vec<&str> = rollups
+        .iter()
+        .map(|r| r["resolution"].as_str().unwrap())
+        .collect();
+    assert_eq!(resolutions, ["day", "hour", "minute"], "{out}");
+    assert_eq!(rollups[0]["route"], format!("GET /users/{jane}/orders"));
+    assert!(rollups[0].get("sketch").is_none(), "{out}");
+    let days = v["tables"]["ai_usage_daily"].as_array().expect("daily");
+    assert_eq!(days.len(), 1, "{out}");
+    assert_eq!(days[0]["route"], format!("/users/{jane}/orders"));
+    assert_eq!(days[0]["calls"], 1);
+    assert!(!out.contains("jane@") && !out.contains("/account"), "{out}");
+
+    let (out, _) = t.expect(
+        &[
+            "privacy",
+            "forget",
+            "--email",
+            "jane@corp.io",
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    let receipt = json_of(&out);
+    let deleted = |name: &str| {
+        receipt["tables"]
+            .as_array()
+            .expect("tables")
+            .iter()
+            .find(|t| t["table"] == name)
+            .unwrap_or_else(|| panic!("{name} in {out}"))["deleted"]
+            .clone()
+    };
+    assert_eq!(deleted("request_rollups"), 3, "{out}");
+    assert_eq!(deleted("ai_usage_daily"), 1, "{out}");
+    assert_eq!(deleted("performance_metrics"), 1, "{out}");
+    assert_eq!(deleted("ai_usage_metrics"), 1, "{out}");
+    assert_eq!(receipt["deleted"], 6, "{out}");
+    let (out, _) = t.expect(&["privacy", "export", "--email", "jane@corp.io"], 0);
+    let v = json_of(&out);
+    assert_eq!(v["tables"]["request_rollups"], serde_json::json!([]));
+    assert_eq!(v["tables"]["ai_usage_daily"], serde_json::json!([]));
+}
+
 #[test]
 fn forget_says_plainly_when_nothing_can_be_tied_to_a_person() {
     let t = hashing();
