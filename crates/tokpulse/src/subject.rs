@@ -137,7 +137,8 @@ pub struct ForgetReceipt {
 pub const OUTSIDE_THE_STORE: &str = "issues already delivered (outbox files, GitHub issues, Slack \
      messages) are outside the store; search them for the token";
 
-/// Erases `subject`'s rows: deletes telemetry and embeddings, anonymises findings and actions,
+/// Erases `subject`'s rows: deletes telemetry, the request rollups and daily AI usage keyed by
+/// a route (or feature) holding the token, and embeddings; anonymises findings and actions;
 /// records the request; one transaction.
 pub async fn forget(
     store: &dyn Store,

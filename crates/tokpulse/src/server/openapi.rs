@@ -415,7 +415,7 @@ pub struct PrivacyReportOut {
 pub struct TableOutcomeOut {
     /// The table.
     table: String,
-    /// Rows deleted (telemetry, embeddings).
+    /// Rows deleted (telemetry, request rollups, daily AI usage, embeddings).
     deleted: u64,
     /// Rows whose token was replaced by `[FORGOTTEN]` (findings, actions).
     anonymised: u64,
@@ -492,9 +492,9 @@ fn privacy_report() {}
 )]
 fn cost_summary() {}
 
-/// Erases a person: deletes every telemetry row and embedding holding their hash token,
-/// replaces it by `[FORGOTTEN]` in findings and actions, in one transaction, and records the
-/// request. Needs `TOKPULSE_GUARD_HMAC_SECRET` on the server and a `hash` policy for the type.
+/// Erases a person: deletes every telemetry row, request rollup, daily AI usage row and
+/// embedding holding their hash token, replaces it by `[FORGOTTEN]` in findings and actions, in
+/// one transaction, and records the request. Needs `TOKPULSE_GUARD_HMAC_SECRET` on the server and a `hash` policy for the type.
 #[utoipa::path(
     post,
     path = "/v1/privacy/forget",
