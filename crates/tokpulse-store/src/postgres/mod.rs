@@ -4,7 +4,7 @@
 mod cost;
 
 use crate::convert::{self, DeployParts, FindingParts, json_from_value};
-use crate::privacy::{self, Fate, SUBJECT_TABLES, SubjectTable};
+use crate::privacy::{self, Col, Fate, SUBJECT_TABLES, SubjectTable};
 use crate::redact::redact_url;
 use crate::{
     ActionRow, ApiKeyRow, AuditRow, Backend, Batch, BlockedRecord, FORGOTTEN, FindingChange,
@@ -151,6 +151,28 @@ fn token_condition(t: &SubjectTable) -> String {
         .map(|c| format!("strpos({c}::text, $1) > 0"))
         .collect::<Vec<_>>()
         .join(" OR ")
+}
+
+/// `jsonb_build_object('id', id, …)` of every exported column, formatted as the SQLite store
+/// exports them (times as `YYYY-MM-DDTHH:MM:SS.mmmZ`, days as `YYYY-MM-DD`), so an export reads
+/// the same from either backend. Columns not listed (embeddings, latency sketches, internal
+/// flags) are left out.
+fn json_row(t: &SubjectTable) -> String {
+    let fields: Vec<String> = t
+        .columns
+        .iter()
+        .map(|(c, kind)| {
+            let expr = match kind {
+                Col::Plain | Col::Json | Col::Bool => c.to_string(),
+                Col::Date => format!("to_char({c}, 'YYYY-MM-DD')"),
+                Col::Time => {
+                    format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
+                }
+            };
+            format!("'{c}', {expr}")
+        })
+        .collect();
+    format!("jsonb_build_object({})", fields.join(", "))
 }
 
 async fn record_request(
@@ -934,11 +956,9 @@ impl Store for PgStore {
         let mut out = SubjectRows::new();
         for t in SUBJECT_TABLES {
             let name = t.table.name();
-            // Embeddings are numbers about the text, and latency sketches numbers about
-            // latencies, not data about the person. A `date` becomes `YYYY-MM-DD`, as SQLite
-            // stores it.
             let sql = format!(
-                "SELECT to_jsonb(t) - 'embedding' - 'sketch' FROM {name} t WHERE {} ORDER BY {}",
+                "SELECT {} FROM {name} WHERE {} ORDER BY {}",
+                json_row(t),
                 token_condition(t),
                 t.order_by
             );
