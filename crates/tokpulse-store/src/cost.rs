@@ -92,11 +92,42 @@ impl AiUsageDay {
         )
     }
 
-    /// `feature` or `route` as read back: `''` is none.
-    pub(crate) fn named(stored: String) -> Option<String> {
-        (stored != NONE).then_some(stored)
+    /// A row as stored: `''` for no feature or no route, and the counts in the order of
+    /// [`DAILY_COUNTS`] (a negative count, which the store never writes, reads as 0).
+    pub(crate) fn from_stored(
+        (day, service, feature, model, route): (NaiveDate, String, String, String, String),
+        counts: [i64; 5],
+    ) -> Self {
+        let [
+            calls,
+            failed_calls,
+            prompt_tokens,
+            cached_prompt_tokens,
+            completion_tokens,
+        ] = counts.map(|c| c.max(0) as u64);
+        AiUsageDay {
+            day,
+            service,
+            feature: (feature != NONE).then_some(feature),
+            model,
+            route: (route != NONE).then_some(route),
+            calls,
+            failed_calls,
+            prompt_tokens,
+            cached_prompt_tokens,
+            completion_tokens,
+        }
     }
 }
+
+/// The sums of an `ai_usage_daily` row, in the order [`AiUsageDay::from_stored`] takes them.
+pub(crate) const DAILY_COUNTS: [&str; 5] = [
+    "calls",
+    "failed_calls",
+    "prompt_tokens",
+    "cached_prompt_tokens",
+    "completion_tokens",
+];
 
 /// What `ai_usage_daily` stores for "no feature" and "no route".
 pub(crate) const NONE: &str = "";

@@ -12,6 +12,7 @@
 //! that stopped.
 
 use crate::engine::Engine;
+use crate::pending::{self, Batch};
 use chrono::{Datelike, Days, NaiveDate, TimeDelta};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -53,10 +54,6 @@ pub const REGRESSION_MIN_CALLS: u64 = 50;
 pub const REGRESSION_MIN_CHANGE: f64 = 0.20;
 /// Monthly impact below this is not reported.
 pub const REGRESSION_MIN_IMPACT_USD: f64 = 5.0;
-/// AI calls added to the daily rollup per store round trip.
-const ROLLUP_BATCH: i64 = 20_000;
-/// Attempts at one batch when another writer rolls the same calls up first.
-const ROLLUP_ATTEMPTS: usize = 5;
 
 /// The attribute holding a hash of the prompt (never the prompt): repeated prompts.
 pub const PROMPT_HASH_ATTR: &str = "prompt_hash";
@@ -171,28 +168,23 @@ pub fn daily_rows<'a>(records: impl IntoIterator<Item = &'a AiUsageRecord>) -> V
 /// halfway loses and doubles nothing, and running it again adds nothing. Returns how many calls
 /// it added.
 pub async fn roll_up(store: &dyn Store) -> anyhow::Result<usize> {
-    let mut total = 0;
-    loop {
-        let mut added = None;
-        for _ in 0..ROLLUP_ATTEMPTS {
-            let pending = store.pending_ai_usage(ROLLUP_BATCH).await?;
+    pending::drain(
+        "ai usage rollup: another writer kept rolling up the same calls first; try again",
+        || async {
+            let pending = store.pending_ai_usage(pending::BATCH).await?;
             if pending.is_empty() {
-                return Ok(total);
+                return Ok(Batch::Empty);
             }
             let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
             let days = daily_rows(pending.iter().map(|p| &p.record));
-            if store.commit_ai_usage_daily(&ids, &days).await? {
-                added = Some(ids.len());
-                break;
-            }
-        }
-        match added {
-            Some(n) => total += n,
-            None => anyhow::bail!(
-                "ai usage rollup: another writer kept rolling up the same calls first; try again"
-            ),
-        }
-    }
+            Ok(if store.commit_ai_usage_daily(&ids, &days).await? {
+                Batch::Committed(ids.len())
+            } else {
+                Batch::Lost
+            })
+        },
+    )
+    .await
 }
 
 /// Rolls up the AI calls not counted yet ([`roll_up`]), then reads the daily usage, the recent
@@ -1855,19 +1847,6 @@ mod tests {
 
     // --- The daily rollup against the calls it sums ---
 
-    /// A deterministic stream of numbers (SplitMix64).
-    struct Seeded(u64);
-
-    impl Seeded {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            (z ^ (z >> 31)) % n
-        }
-    }
-
     /// The day the generated month is summarised on.
     fn generated_as_of() -> NaiveDate {
         day(20)
@@ -1890,7 +1869,9 @@ mod tests {
     /// `mystery-7b`, which the catalog does not know. Cached tokens as clients send them (a
     /// whole number, sometimes more than the prompt, or unreadable), and failures.
     fn generated_calls() -> Vec<AiUsageRecord> {
-        let mut rng = Seeded(7);
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(7);
         let deploy_at = generated_deploy().timestamp;
         let first = NaiveDate::from_ymd_opt(2026, 1, 10).unwrap();
         let early = NaiveDate::from_ymd_opt(2025, 12, 20).unwrap();
@@ -1902,43 +1883,58 @@ mod tests {
                 let (feature, model, route, prompt) = match k % 8 {
                     0..=3 => {
                         let boost = if t >= deploy_at { 16 } else { 10 };
-                        let prompt = (800 + rng.below(400)) * boost;
+                        let prompt = (800 + rng.random_range(0..400)) * boost;
                         ("search", "gpt-4o", Some("GET /api/search"), prompt)
                     }
                     4 => (
                         "chat",
                         "gpt-4o-mini",
                         Some("POST /api/chat"),
-                        300 + rng.below(3_000),
+                        300 + rng.random_range(0..3_000),
                     ),
-                    5 => ("chat", "acme-llm", Some(""), 300 + rng.below(3_000)),
-                    6 => ("chat", "gpt-4.1-mini", None, 300 + rng.below(3_000)),
-                    _ if k % 16 == 7 => ("", "text-embedding-3-small", None, 50 + rng.below(500)),
+                    5 => (
+                        "chat",
+                        "acme-llm",
+                        Some(""),
+                        300 + rng.random_range(0..3_000),
+                    ),
+                    6 => (
+                        "chat",
+                        "gpt-4.1-mini",
+                        None,
+                        300 + rng.random_range(0..3_000),
+                    ),
+                    _ if k % 16 == 7 => (
+                        "",
+                        "text-embedding-3-small",
+                        None,
+                        50 + rng.random_range(0..500),
+                    ),
                     _ => (
                         "",
                         "mystery-7b",
                         Some("POST /api/chat"),
-                        100 + rng.below(900),
+                        100 + rng.random_range(0..900),
                     ),
                 };
                 let out = if model.contains("embedding") {
                     0
                 } else {
-                    rng.below(800)
+                    rng.random_range(0..800)
                 };
                 let mut c = call(&format!("g-{d}-{k}"), t, "x", model, prompt, out);
                 c.feature = (!feature.is_empty()).then(|| Label::parse(feature).unwrap());
                 if k % 5 == 4 {
                     c.service = Label::parse("worker").unwrap();
                 }
-                c.success = rng.below(100) >= 6;
+                c.success = rng.random_range(0..100) >= 6;
                 if let Some(route) = route {
                     c.attributes
                         .insert(ROUTE_ATTR.into(), serde_json::json!(route));
                 }
-                let cached = match rng.below(10) {
-                    0..=2 => serde_json::json!(rng.below(prompt)),
-                    3 => serde_json::json!(prompt + 1 + rng.below(500)),
+                let cached = match rng.random_range(0..10) {
+                    0..=2 => serde_json::json!(rng.random_range(0..prompt)),
+                    3 => serde_json::json!(prompt + 1 + rng.random_range(0..500)),
                     4 => serde_json::json!("120"),
                     5 => serde_json::json!(35.5),
                     _ => serde_json::Value::Null,
@@ -1947,7 +1943,7 @@ mod tests {
                     c.attributes.insert("cached_tokens".into(), cached);
                 }
                 if feature == "search" {
-                    let hash = format!("h{}", rng.below(6));
+                    let hash = format!("h{}", rng.random_range(0..6));
                     c.attributes
                         .insert(PROMPT_HASH_ATTR.into(), serde_json::json!(hash));
                 }

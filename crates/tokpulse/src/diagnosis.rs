@@ -23,6 +23,7 @@
 //!   evidence on its error findings, and a pattern new since the service's last deploy is a
 //!   `new_error_pattern` finding (`[analyzers.new_error_patterns]`).
 
+use crate::pending::{self, Batch};
 use anyhow::Context;
 use chrono::TimeDelta;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,10 +37,6 @@ use tokpulse_core::{
 };
 use tokpulse_store::{RollupRow, RollupWrite, Store};
 
-/// Requests rolled up per store round trip.
-const ROLLUP_BATCH: i64 = 20_000;
-/// Attempts at one batch when another writer commits the same rollups first.
-const ROLLUP_ATTEMPTS: usize = 5;
 /// How far back CI jobs are read.
 pub const CI_LOOKBACK: TimeDelta = TimeDelta::days(7);
 /// How far back deployments are considered (deploy checks, gathering, new error patterns).
@@ -62,27 +59,24 @@ pub const NO_DATA_RESOLVE: TimeDelta = TimeDelta::days(1);
 
 /// Folds every request not rolled up yet into the rollups; returns how many it folded.
 pub async fn roll_up(store: &dyn Store) -> anyhow::Result<usize> {
-    let mut total = 0;
-    loop {
-        let mut folded = None;
-        for _ in 0..ROLLUP_ATTEMPTS {
-            let pending = store.pending_rollup_samples(ROLLUP_BATCH).await?;
+    pending::drain(
+        "rollups: another writer kept committing first; try again",
+        || async {
+            let pending = store.pending_rollup_samples(pending::BATCH).await?;
             if pending.is_empty() {
-                return Ok(total);
+                return Ok(Batch::Empty);
             }
             let ids: Vec<i64> = pending.iter().map(|p| p.id).collect();
             let samples: Vec<RequestSample> = pending.into_iter().map(|p| p.sample).collect();
             let writes = rollup_writes(store, &samples).await?;
-            if store.commit_rollups(&ids, &writes).await? {
-                folded = Some(ids.len());
-                break;
-            }
-        }
-        match folded {
-            Some(n) => total += n,
-            None => anyhow::bail!("rollups: another writer kept committing first; try again"),
-        }
-    }
+            Ok(if store.commit_rollups(&ids, &writes).await? {
+                Batch::Committed(ids.len())
+            } else {
+                Batch::Lost
+            })
+        },
+    )
+    .await
 }
 
 /// The rollups of `samples` at every resolution, merged into what is stored.

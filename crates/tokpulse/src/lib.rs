@@ -20,6 +20,7 @@ pub mod ingest_files;
 pub mod keys;
 pub mod mute;
 pub mod nab;
+mod pending;
 pub mod privacy;
 pub mod retention;
 pub mod scheduler;

@@ -1,8 +1,10 @@
 //! Cost tracking on PostgreSQL: AI usage read back, infrastructure usage, cost predictions.
 
-use super::{MAX_PARAMS, MAX_ROWS_PER_STATEMENT, PgStore, insert_rows};
+use super::{MAX_PARAMS, MAX_ROWS_PER_STATEMENT, PgStore, insert_rows, mark_rolled_up};
 use crate::convert;
-use crate::cost::{AI_COLUMNS, AiUsageParts, DAILY_ADD, DAILY_INSERT, InfraParts, merge_days};
+use crate::cost::{
+    AI_COLUMNS, AiUsageParts, DAILY_ADD, DAILY_COUNTS, DAILY_INSERT, InfraParts, merge_days,
+};
 use crate::{
     AiUsageDay, CostPrediction, InsertOutcome, PendingAiUsage, StoreError, StoredCostPrediction,
 };
@@ -74,17 +76,8 @@ impl PgStore {
         days: &[AiUsageDay],
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        for chunk in ids.chunks(MAX_PARAMS) {
-            let done = sqlx::query(
-                "UPDATE ai_usage_metrics SET rolled_up = true WHERE NOT rolled_up AND id = ANY($1)",
-            )
-            .bind(chunk)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if done != chunk.len() as u64 {
-                return Ok(false); // Dropping the transaction rolls it back.
-            }
+        if !mark_rolled_up(&mut tx, "ai_usage_metrics", ids).await? {
+            return Ok(false);
         }
         let rows = merge_days(days);
         let mut qb = QueryBuilder::<Postgres>::new(DAILY_INSERT);
@@ -124,23 +117,20 @@ impl PgStore {
         .bind(until)
         .fetch_all(&self.pool)
         .await?;
-        let count = |r: &PgRow, c: &str| -> Result<u64, StoreError> {
-            Ok(r.try_get::<i64, _>(c)?.max(0) as u64)
-        };
         rows.iter()
             .map(|r| {
-                Ok(AiUsageDay {
-                    day: r.try_get("day")?,
-                    service: r.try_get("service")?,
-                    feature: AiUsageDay::named(r.try_get("feature")?),
-                    model: r.try_get("model")?,
-                    route: AiUsageDay::named(r.try_get("route")?),
-                    calls: count(r, "calls")?,
-                    failed_calls: count(r, "failed_calls")?,
-                    prompt_tokens: count(r, "prompt_tokens")?,
-                    cached_prompt_tokens: count(r, "cached_prompt_tokens")?,
-                    completion_tokens: count(r, "completion_tokens")?,
-                })
+                let key = (
+                    r.try_get("day")?,
+                    r.try_get("service")?,
+                    r.try_get("feature")?,
+                    r.try_get("model")?,
+                    r.try_get("route")?,
+                );
+                let mut counts = [0; 5];
+                for (n, c) in counts.iter_mut().zip(DAILY_COUNTS) {
+                    *n = r.try_get(c)?;
+                }
+                Ok(AiUsageDay::from_stored(key, counts))
             })
             .collect()
     }

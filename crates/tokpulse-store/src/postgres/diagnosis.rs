@@ -1,6 +1,6 @@
 //! PostgreSQL: CI runs and jobs, request rollups, detector state and error logs.
 
-use super::PgStore;
+use super::{PgStore, mark_rolled_up};
 use crate::convert::json_from_value;
 use crate::diagnosis::{ci_time, run_time, status_rank};
 use crate::{CiBatch, ErrorLog, InsertOutcome, PendingSample, RollupRow, RollupWrite, StoreError};
@@ -8,9 +8,6 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder};
 use std::collections::HashSet;
 use tokpulse_core::{CiJob, RequestSample, Timestamp, Window};
-
-/// Ids per `UPDATE … WHERE id IN (…)`.
-const CHUNK: usize = 1000;
 
 pub(super) async fn insert_ci(
     store: &PgStore,
@@ -123,18 +120,8 @@ pub(super) async fn commit_rollups(
     rollups: &[RollupWrite],
 ) -> Result<bool, StoreError> {
     let mut tx = store.pool.begin().await?;
-    for chunk in ids.chunks(CHUNK) {
-        let done = sqlx::query(
-            "UPDATE performance_metrics SET rolled_up = true \
-             WHERE NOT rolled_up AND id = ANY($1)",
-        )
-        .bind(chunk)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done != chunk.len() as u64 {
-            return Ok(false); // Dropping the transaction rolls it back.
-        }
+    if !mark_rolled_up(&mut tx, "performance_metrics", ids).await? {
+        return Ok(false);
     }
     for w in rollups {
         let r = &w.row;

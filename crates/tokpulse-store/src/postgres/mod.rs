@@ -196,6 +196,29 @@ const FINDING_COLUMNS: &str = "id, fingerprint, kind, severity, status, title, s
      window_start, window_end, evidence, cause, suggestion, first_seen, last_seen, occurrences, \
      resolved_at";
 
+/// In `tx`, marks the rows `ids` of `table` (`performance_metrics`, `ai_usage_metrics`) rolled
+/// up. `false` if one of them was already rolled up or is gone (another writer got there
+/// first): the caller then drops the transaction, which rolls it back.
+async fn mark_rolled_up(
+    tx: &mut PgConnection,
+    table: &'static str,
+    ids: &[i64],
+) -> Result<bool, StoreError> {
+    for chunk in ids.chunks(MAX_PARAMS) {
+        let done = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE {table} SET rolled_up = true WHERE NOT rolled_up AND id = ANY($1)"
+        )))
+        .bind(chunk)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done != chunk.len() as u64 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 fn finding_from_row(row: &PgRow) -> Result<StoredFinding, StoreError> {
     const T: &str = "findings";
     let cause: Option<serde_json::Value> = row.try_get("cause")?;

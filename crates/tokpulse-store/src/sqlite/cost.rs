@@ -1,8 +1,12 @@
 //! Cost tracking on SQLite: AI usage read back, infrastructure usage, cost predictions.
 
-use super::{MAX_PARAMS, MAX_ROWS_PER_STATEMENT, SqliteStore, day_text, insert_rows};
+use super::{
+    MAX_PARAMS, MAX_ROWS_PER_STATEMENT, SqliteStore, day_text, insert_rows, mark_rolled_up,
+};
 use crate::convert::{self, from_ms, json_from_str, to_ms};
-use crate::cost::{AI_COLUMNS, AiUsageParts, DAILY_ADD, DAILY_INSERT, InfraParts, merge_days};
+use crate::cost::{
+    AI_COLUMNS, AiUsageParts, DAILY_ADD, DAILY_COUNTS, DAILY_INSERT, InfraParts, merge_days,
+};
 use crate::{
     AiUsageDay, CostPrediction, InsertOutcome, PendingAiUsage, StoreError, StoredCostPrediction,
 };
@@ -74,19 +78,8 @@ impl SqliteStore {
         days: &[AiUsageDay],
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let mut qb = QueryBuilder::<Sqlite>::new("");
-        for chunk in ids.chunks(MAX_PARAMS) {
-            qb.reset();
-            qb.push("UPDATE ai_usage_metrics SET rolled_up = 1 WHERE rolled_up = 0 AND id IN (");
-            let mut list = qb.separated(", ");
-            for id in chunk {
-                list.push_bind(*id);
-            }
-            qb.push(")");
-            let done = qb.build().execute(&mut *tx).await?.rows_affected();
-            if done != chunk.len() as u64 {
-                return Ok(false); // Dropping the transaction rolls it back.
-            }
+        if !mark_rolled_up(&mut tx, "ai_usage_metrics", ids).await? {
+            return Ok(false);
         }
         let rows = merge_days(days);
         let mut qb = QueryBuilder::<Sqlite>::new(DAILY_INSERT);
@@ -127,29 +120,27 @@ impl SqliteStore {
         .bind(day_text(until))
         .fetch_all(&self.reader)
         .await?;
-        let count = |r: &SqliteRow, c: &str| -> Result<u64, StoreError> {
-            Ok(r.try_get::<i64, _>(c)?.max(0) as u64)
-        };
         rows.iter()
             .map(|r| {
                 let day: String = r.try_get("day")?;
-                Ok(AiUsageDay {
-                    day: NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| {
-                        StoreError::Corrupt {
-                            table: T,
-                            reason: format!("day {day:?}: {e}"),
-                        }
-                    })?,
-                    service: r.try_get("service")?,
-                    feature: AiUsageDay::named(r.try_get("feature")?),
-                    model: r.try_get("model")?,
-                    route: AiUsageDay::named(r.try_get("route")?),
-                    calls: count(r, "calls")?,
-                    failed_calls: count(r, "failed_calls")?,
-                    prompt_tokens: count(r, "prompt_tokens")?,
-                    cached_prompt_tokens: count(r, "cached_prompt_tokens")?,
-                    completion_tokens: count(r, "completion_tokens")?,
-                })
+                let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|e| {
+                    StoreError::Corrupt {
+                        table: T,
+                        reason: format!("day {day:?}: {e}"),
+                    }
+                })?;
+                let key = (
+                    day,
+                    r.try_get("service")?,
+                    r.try_get("feature")?,
+                    r.try_get("model")?,
+                    r.try_get("route")?,
+                );
+                let mut counts = [0; 5];
+                for (n, c) in counts.iter_mut().zip(DAILY_COUNTS) {
+                    *n = r.try_get(c)?;
+                }
+                Ok(AiUsageDay::from_stored(key, counts))
             })
             .collect()
     }

@@ -1,15 +1,12 @@
 //! SQLite: CI runs and jobs, request rollups, detector state and error logs.
 
-use super::SqliteStore;
+use super::{SqliteStore, mark_rolled_up};
 use crate::convert::{from_ms, json_from_str, to_json, to_ms};
 use crate::diagnosis::{ci_time, run_time, status_rank};
 use crate::{CiBatch, ErrorLog, InsertOutcome, PendingSample, RollupRow, RollupWrite, StoreError};
-use sqlx::{AssertSqlSafe, QueryBuilder, Sqlite};
+use sqlx::AssertSqlSafe;
 use std::collections::HashSet;
 use tokpulse_core::{CiJob, RequestSample, Timestamp, Window};
-
-/// Rows per multi-row statement (SQLite allows 32766 bound parameters).
-const CHUNK: usize = 500;
 
 pub(super) async fn insert_ci(
     store: &SqliteStore,
@@ -134,19 +131,8 @@ pub(super) async fn commit_rollups(
     rollups: &[RollupWrite],
 ) -> Result<bool, StoreError> {
     let mut tx = store.begin_write().await?;
-    for chunk in ids.chunks(CHUNK) {
-        let mut b: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "UPDATE performance_metrics SET rolled_up = 1 WHERE rolled_up = 0 AND id IN (",
-        );
-        let mut sep = b.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        b.push(")");
-        let done = b.build().execute(&mut *tx).await?.rows_affected();
-        if done != chunk.len() as u64 {
-            return Ok(false); // Dropping the transaction rolls it back.
-        }
+    if !mark_rolled_up(&mut tx, "performance_metrics", ids).await? {
+        return Ok(false);
     }
     for w in rollups {
         let r = &w.row;

@@ -216,6 +216,32 @@ async fn add_audit(
     Ok(())
 }
 
+/// In `tx`, marks the rows `ids` of `table` (`performance_metrics`, `ai_usage_metrics`) rolled
+/// up. `false` if one of them was already rolled up or is gone (another writer got there
+/// first): the caller then drops the transaction, which rolls it back.
+async fn mark_rolled_up(
+    tx: &mut SqliteConnection,
+    table: &'static str,
+    ids: &[i64],
+) -> Result<bool, StoreError> {
+    let mut qb = QueryBuilder::<Sqlite>::new("");
+    for chunk in ids.chunks(MAX_PARAMS) {
+        qb.reset();
+        qb.push(format!(
+            "UPDATE {table} SET rolled_up = 1 WHERE rolled_up = 0 AND id IN ("
+        ));
+        let mut list = qb.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        qb.push(")");
+        if qb.build().execute(&mut *tx).await?.rows_affected() != chunk.len() as u64 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// A day as SQLite stores it: `YYYY-MM-DD`.
 fn day_text(day: chrono::NaiveDate) -> String {
     day.format("%Y-%m-%d").to_string()

@@ -9,6 +9,19 @@ use tokpulse::server::{ServerState, router};
 use tokpulse_core::Role;
 use tokpulse_store::{NewApiKey, Store};
 
+/// Serves `app` on a free loopback port: its base URL (`http://127.0.0.1:PORT`) and the task
+/// serving it (aborting it stops the server).
+pub async fn serve_loopback(app: axum::Router) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}"), task)
+}
+
 /// reqwest is built without a default TLS provider; install ring once.
 pub fn client() -> reqwest::Client {
     static ONCE: Once = Once::new();
@@ -144,16 +157,9 @@ impl TestServer {
             app,
             max_body_bytes: config.server.max_body_bytes,
         });
-        let routes = router(state, std::time::Duration::from_secs(30));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, routes).await;
-        });
+        let (base, task) = serve_loopback(router(state, std::time::Duration::from_secs(30))).await;
         TestServer {
-            base: format!("http://{addr}"),
+            base,
             store,
             keys,
             _dir: dir,

@@ -3,7 +3,7 @@
 //! token, `from` and `to` as UTC date-times (`to` exclusive, at most a year apart), `teamId`,
 //! FOCUS rows as JSONL; failures on demand.
 
-use crate::common::{TestCommand, shared};
+use crate::common::{TestCommand, serve_loopback, shared};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -149,16 +149,8 @@ impl FakeVercel {
         let app = Router::new()
             .route("/v1/billing/charges", get(charges))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        FakeVercel {
-            url: format!("http://{addr}"),
-            shared,
-            task,
-        }
+        let (url, task) = serve_loopback(app).await;
+        FakeVercel { url, shared, task }
     }
 
     fn fail_next(&self, f: Failure) {

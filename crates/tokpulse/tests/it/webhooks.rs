@@ -1,7 +1,7 @@
 //! The webhook receivers on loopback: GitHub's and Vercel's documented payloads (kept in
 //! `tests/fixtures/webhooks/`), good, forged, missing and malformed signatures, replays.
 
-use crate::common::client;
+use crate::common::{client, serve_loopback};
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -54,13 +54,9 @@ async fn start(secrets: WebhookSecrets) -> Hooks {
         events: tx,
         max_body_bytes: 1 << 20,
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router(state)).await;
-    });
+    let (base, _) = serve_loopback(router(state)).await;
     Hooks {
-        base: format!("http://{addr}"),
+        base,
         store,
         events: rx,
         _dir: dir,
