@@ -15,12 +15,13 @@
 //!    that lookup uses the timestamps, so irregular sampling and duplicated timestamps need no
 //!    special case.
 //! 3. **Novelty.** How far the value lies beyond the highest or lowest value of the last
-//!    [`RANGE_POINTS`] points (a week at 5-minute sampling), in units of that history's robust
-//!    spread: a value never seen in a week is news even in a series whose everyday noise is
-//!    large. Likewise for time: a run of identical values (the metric stopped changing) that
-//!    has lasted at least [`FLAT_MIN_POINTS`] (an hour) and longer than any run of the previous
-//!    week is news, measured as the log of how many times longer it is; a series that never
-//!    changed since it started has no earlier run to compare with and never scores on this.
+//!    [`RANGE_SECS`] (a quarter), in units of the robust spread of the last [`SPREAD_SECS`] (a
+//!    week): a value never seen in three months is news even in a series whose everyday noise
+//!    is large. Likewise for time: a run of identical values (the metric stopped changing) that
+//!    has lasted at least [`FLAT_MIN_SECS`] (an hour, and at least [`LEVEL_POINTS`] points) and
+//!    longer than any run that ended in the last quarter is news, measured as the log of how
+//!    many times longer it is; a series that never changed since it started has no earlier run
+//!    to compare with and never scores on this.
 //! 4. **Calibration per series.** A surprise is only as alarming as it is rare *for this
 //!    series*: its tail probability is estimated against the last [`SURPRISE_HISTORY`]
 //!    surprises of the same kind and direction by peaks over threshold (the empirical frequency up to the
@@ -30,15 +31,19 @@
 //!    flat-run novelty), so one threshold means the same rarity on every series, whatever its
 //!    units.
 //! 5. **One alert per incident.** A score that does not beat every raw score of the last
-//!    [`REFRACTORY_POINTS`] points by [`REFRACTORY_MARGIN`] (ten times rarer) is reported as
-//!    0: the incident is already open, and a surprise that only edges past its first alert is
-//!    part of it. A much larger surprise within that time still scores.
+//!    [`REFRACTORY_SECS`] (half a day) by [`REFRACTORY_MARGIN`] (ten times rarer) is reported
+//!    as 0: the incident is already open, and a surprise that only edges past its first alert
+//!    is part of it. A much larger surprise within that time still scores.
 //!
-//! The settings are round values chosen for what they mean, not fitted to a benchmark (the few
-//! alternatives compared on NAB are listed in `docs/BENCHMARKS.md`): a baseline of about
-//! a day of 5-minute points, half an hour for a level, a week of seasonal and of range history,
-//! an hour as the shortest flat run worth a look, a surprise history of a few days, the 1% tail,
-//! and a refractory half-day that only an order of magnitude rarer surprise breaks.
+//! The settings are round values chosen for what they mean, not fitted to a benchmark (the
+//! alternatives compared on NAB are listed in `docs/BENCHMARKS.md`). Durations are durations:
+//! the range, its spread, the refractory period and the shortest flat run are measured on the
+//! timestamps (the flat run's minimum is converted to points with the median of the last gaps
+//! between timestamps), so an hourly series gets half a day of refractory time as a 5-minute
+//! one does, not 144 points (six days). Sample sizes are counts: a baseline of 200 points
+//! (about a day at 5-minute sampling), 6 points for a level (half an hour), a surprise history
+//! of 1,000 and its 1% tail. The seasonal lookup covers the same time of day on the previous
+//! week's days.
 
 use std::collections::VecDeque;
 
@@ -50,30 +55,41 @@ pub const LEVEL_POINTS: usize = 6;
 pub const SEASON_DAYS: i64 = 7;
 /// How far from the same time of day a previous value may lie and still count.
 pub const SEASON_TOLERANCE_SECS: i64 = 15 * 60;
-/// Points whose range a new value is compared with (a week of 5-minute points).
-pub const RANGE_POINTS: usize = 2016;
-/// Shortest run of identical values that can count as a flat-run novelty (an hour of 5-minute
-/// points); the run must also be longer than every run of the previous [`RANGE_POINTS`] points.
-pub const FLAT_MIN_POINTS: usize = 12;
+/// How far back (seconds) the highest and lowest values a new value is compared with reach: a
+/// quarter, so a value is news when it was not seen in three months.
+pub const RANGE_SECS: i64 = 90 * DAY;
+/// How far back (seconds) the values whose robust spread measures how far beyond the range a
+/// value lies reach: a week.
+pub const SPREAD_SECS: i64 = 7 * DAY;
+/// Most points that spread is taken over, whatever the sampling (a week of 30-second points).
+pub const SPREAD_MAX_POINTS: usize = 20_160;
+/// Shortest run of identical values that can count as a flat-run novelty: an hour (seconds) at
+/// the series' sampling interval, and never fewer than [`LEVEL_POINTS`] points; the run must
+/// also be longer than every run that ended in the last [`RANGE_SECS`].
+pub const FLAT_MIN_SECS: i64 = 3_600;
 /// Surprises remembered per kind and direction for the tail estimate.
 pub const SURPRISE_HISTORY: usize = 1000;
 /// Share of the surprise history treated as its tail.
 pub const TAIL_FRACTION: f64 = 0.01;
-/// Points after a high score during which only a much higher one is reported.
-pub const REFRACTORY_POINTS: usize = 144;
+/// How long (seconds) after a high score only a much higher one is reported: half a day.
+pub const REFRACTORY_SECS: i64 = DAY / 2;
 /// How much a score must beat the refractory period's highest raw score to be reported: 0.1 is
 /// ten times rarer (scores are `−log10(p) / 10`).
 pub const REFRACTORY_MARGIN: f64 = 0.1;
 
-const DAY: i64 = 86_400;
+/// Seconds in a day.
+pub const DAY: i64 = 86_400;
 /// Points needed before scoring starts (the baseline) and surprises before calibration.
 const MIN_BASELINE: usize = 12;
 const MIN_SURPRISES: usize = 100;
+/// Gaps between timestamps whose median is taken as the sampling interval.
+const INTERVAL_GAPS: usize = 63;
 
 /// A sliding window of values kept in insertion order and in sorted order.
 #[derive(Debug, Clone)]
 struct Window {
-    fifo: VecDeque<f64>,
+    /// `(timestamp, value)` in arrival order.
+    fifo: VecDeque<(i64, f64)>,
     sorted: Vec<f64>,
     cap: usize,
 }
@@ -87,13 +103,25 @@ impl Window {
         }
     }
 
-    fn push(&mut self, x: f64) {
+    /// Adds `x`, seen at `t`, dropping the oldest value beyond the capacity.
+    fn push(&mut self, t: i64, x: f64) {
         let pos = self.sorted.partition_point(|a| *a < x);
         self.sorted.insert(pos, x);
-        self.fifo.push_back(x);
-        if self.fifo.len() > self.cap
-            && let Some(old) = self.fifo.pop_front()
-        {
+        self.fifo.push_back((t, x));
+        if self.fifo.len() > self.cap {
+            self.pop_oldest();
+        }
+    }
+
+    /// Drops the values seen before `t`.
+    fn forget_before(&mut self, t: i64) {
+        while self.fifo.front().is_some_and(|&(seen, _)| seen < t) {
+            self.pop_oldest();
+        }
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some((_, old)) = self.fifo.pop_front() {
             let pos = self.sorted.partition_point(|a| *a < old);
             if pos < self.sorted.len() {
                 self.sorted.remove(pos);
@@ -103,16 +131,6 @@ impl Window {
 
     fn len(&self) -> usize {
         self.sorted.len()
-    }
-
-    /// The smallest value; 0 when empty.
-    fn lowest(&self) -> f64 {
-        self.sorted.first().copied().unwrap_or(0.0)
-    }
-
-    /// The largest value; 0 when empty.
-    fn highest(&self) -> f64 {
-        self.sorted.last().copied().unwrap_or(0.0)
     }
 
     /// The median (mean of the two middle values for an even count); 0 when empty.
@@ -194,28 +212,71 @@ fn median_of_sorted(v: &[f64]) -> f64 {
 pub struct StreamingDetector {
     baseline: Window,
     dated: VecDeque<(i64, f64)>,
-    range: Window,
+    /// The values of the last [`SPREAD_SECS`].
+    recent: Window,
+    extremes: Extremes,
     up: Window,
     down: Window,
     beyond_high: Window,
     beyond_low: Window,
     flat: Window,
     runs: Runs,
-    raw_scores: VecDeque<f64>,
+    /// `(timestamp, raw score)` of the last [`REFRACTORY_SECS`].
+    raw_scores: VecDeque<(i64, f64)>,
+    /// The last gaps between distinct timestamps; their median is the sampling interval.
+    gaps: Window,
+    last_timestamp: Option<i64>,
+}
+
+/// The highest and lowest values of the last [`RANGE_SECS`], each kept by a monotonic queue of
+/// `(timestamp, value)`: a value that a later, more extreme one outlives can never be the
+/// extreme again.
+#[derive(Debug, Clone, Default)]
+struct Extremes {
+    highs: VecDeque<(i64, f64)>,
+    lows: VecDeque<(i64, f64)>,
+}
+
+impl Extremes {
+    fn push(&mut self, t: i64, x: f64) {
+        while self.highs.back().is_some_and(|&(_, v)| v <= x) {
+            self.highs.pop_back();
+        }
+        self.highs.push_back((t, x));
+        while self.lows.back().is_some_and(|&(_, v)| v >= x) {
+            self.lows.pop_back();
+        }
+        self.lows.push_back((t, x));
+    }
+
+    /// Drops the values seen before `t`.
+    fn forget_before(&mut self, t: i64) {
+        while self.highs.front().is_some_and(|&(seen, _)| seen < t) {
+            self.highs.pop_front();
+        }
+        while self.lows.front().is_some_and(|&(seen, _)| seen < t) {
+            self.lows.pop_front();
+        }
+    }
+
+    /// `(lowest, highest)`; `None` when nothing is kept.
+    fn range(&self) -> Option<(f64, f64)> {
+        Some((self.lows.front()?.1, self.highs.front()?.1))
+    }
 }
 
 /// The current run of identical values and the longest runs that ended in the last
-/// [`RANGE_POINTS`] points.
+/// [`RANGE_SECS`].
 #[derive(Debug, Clone)]
 struct Runs {
     /// Points learnt so far.
     points: u64,
     value: f64,
     len: usize,
-    /// `(points when the run ended, its length)` of the runs of two or more that ended in the
-    /// last [`RANGE_POINTS`] points, lengths strictly decreasing (a max-queue: a run shorter
-    /// than a later one can never be the longest again).
-    ended: VecDeque<(u64, usize)>,
+    /// `(timestamp of the value that ended the run, its length)` of the runs of two or more
+    /// that ended in the last [`RANGE_SECS`], lengths strictly decreasing (a max-queue: a run
+    /// shorter than a later one can never be the longest again).
+    ended: VecDeque<(i64, usize)>,
 }
 
 impl Runs {
@@ -228,19 +289,20 @@ impl Runs {
         }
     }
 
-    /// How surprising `x` would make the current run: `ln(run / longest)` when the run it
-    /// extends or starts reaches [`FLAT_MIN_POINTS`] and beats every run of the last
-    /// [`RANGE_POINTS`] points, else 0. A run that started with the series has nothing to beat.
-    fn surprise(&self, x: f64) -> f64 {
+    /// How surprising `x`, seen at `t`, would make the current run: `ln(run / longest)` when
+    /// the run it extends or starts has at least `min_points` and beats every run that ended in
+    /// the last [`RANGE_SECS`], else 0. A run that started with the series has nothing to beat.
+    fn surprise(&self, t: i64, x: f64, min_points: usize) -> f64 {
         let run = if x == self.value { self.len + 1 } else { 1 };
         let started_with_series = run as u64 > self.points;
-        if run < FLAT_MIN_POINTS || started_with_series {
+        if run < min_points || started_with_series {
             return 0.0;
         }
+        let since = t.saturating_sub(RANGE_SECS);
         let longest = self
             .ended
             .iter()
-            .find(|&&(end, _)| end + RANGE_POINTS as u64 >= self.points)
+            .find(|&&(end, _)| end >= since)
             .map_or(1, |&(_, len)| len);
         if run > longest {
             (run as f64 / longest as f64).ln()
@@ -249,7 +311,7 @@ impl Runs {
         }
     }
 
-    fn push(&mut self, x: f64) {
+    fn push(&mut self, t: i64, x: f64) {
         if x == self.value {
             self.len += 1;
         } else {
@@ -257,17 +319,14 @@ impl Runs {
                 while self.ended.back().is_some_and(|&(_, len)| len <= self.len) {
                     self.ended.pop_back();
                 }
-                self.ended.push_back((self.points, self.len));
+                self.ended.push_back((t, self.len));
             }
             self.value = x;
             self.len = 1;
         }
         self.points += 1;
-        while self
-            .ended
-            .front()
-            .is_some_and(|&(end, _)| end + (RANGE_POINTS as u64) < self.points)
-        {
+        let since = t.saturating_sub(RANGE_SECS);
+        while self.ended.front().is_some_and(|&(end, _)| end < since) {
             self.ended.pop_front();
         }
     }
@@ -285,14 +344,17 @@ impl StreamingDetector {
         StreamingDetector {
             baseline: Window::new(BASELINE_POINTS),
             dated: VecDeque::new(),
-            range: Window::new(RANGE_POINTS),
+            recent: Window::new(SPREAD_MAX_POINTS),
+            extremes: Extremes::default(),
             up: Window::new(SURPRISE_HISTORY),
             down: Window::new(SURPRISE_HISTORY),
             beyond_high: Window::new(SURPRISE_HISTORY),
             beyond_low: Window::new(SURPRISE_HISTORY),
             flat: Window::new(SURPRISE_HISTORY),
             runs: Runs::new(),
-            raw_scores: VecDeque::with_capacity(REFRACTORY_POINTS + 1),
+            raw_scores: VecDeque::new(),
+            gaps: Window::new(INTERVAL_GAPS),
+            last_timestamp: None,
         }
     }
 
@@ -303,17 +365,33 @@ impl StreamingDetector {
         if !value.is_finite() {
             return 0.0;
         }
+        if let Some(last) = self.last_timestamp
+            && timestamp > last
+        {
+            self.gaps.push(timestamp, timestamp.abs_diff(last) as f64);
+        }
+        self.last_timestamp = Some(timestamp);
+        self.recent
+            .forget_before(timestamp.saturating_sub(SPREAD_SECS));
+        self.extremes
+            .forget_before(timestamp.saturating_sub(RANGE_SECS));
+        let refractory_since = timestamp.saturating_sub(REFRACTORY_SECS);
+        while self
+            .raw_scores
+            .front()
+            .is_some_and(|&(t, _)| t < refractory_since)
+        {
+            self.raw_scores.pop_front();
+        }
+
         let raw = self.raw_score(timestamp, value);
-        let recent_peak = self.raw_scores.iter().copied().fold(0.0, f64::max);
+        let recent_peak = self.raw_scores.iter().map(|&(_, s)| s).fold(0.0, f64::max);
         let score = if raw > recent_peak + REFRACTORY_MARGIN {
             raw
         } else {
             0.0
         };
-        self.raw_scores.push_back(raw);
-        if self.raw_scores.len() > REFRACTORY_POINTS {
-            self.raw_scores.pop_front();
-        }
+        self.raw_scores.push_back((timestamp, raw));
         self.dated.push_back((timestamp, value));
         let keep = SEASON_DAYS * DAY + SEASON_TOLERANCE_SECS;
         while self
@@ -323,9 +401,10 @@ impl StreamingDetector {
         {
             self.dated.pop_front();
         }
-        self.baseline.push(value);
-        self.range.push(value);
-        self.runs.push(value);
+        self.baseline.push(timestamp, value);
+        self.recent.push(timestamp, value);
+        self.extremes.push(timestamp, value);
+        self.runs.push(timestamp, value);
         score.clamp(0.0, 1.0)
     }
 
@@ -353,6 +432,16 @@ impl StreamingDetector {
         (lo <= hi).then(|| ((x - hi).max(0.0), (lo - x).max(0.0)))
     }
 
+    /// The shortest flat run worth a look, in points: [`FLAT_MIN_SECS`] at the sampling
+    /// interval (the median of the last gaps between timestamps), at least [`LEVEL_POINTS`].
+    fn flat_min_points(&self) -> usize {
+        if self.gaps.len() == 0 {
+            return usize::MAX;
+        }
+        let interval = self.gaps.median().max(1.0);
+        ((FLAT_MIN_SECS as f64 / interval).round() as usize).max(LEVEL_POINTS)
+    }
+
     /// The calibrated score before the refractory rule.
     fn raw_score(&mut self, timestamp: i64, x: f64) -> f64 {
         if self.baseline.len() < MIN_BASELINE {
@@ -377,7 +466,7 @@ impl StreamingDetector {
             .iter()
             .rev()
             .take(LEVEL_POINTS - 1)
-            .copied()
+            .map(|&(_, v)| v)
             .collect();
         last.push(x);
         last.sort_by(f64::total_cmp);
@@ -391,13 +480,15 @@ impl StreamingDetector {
 
         // Until the range history is long enough to mean something, nothing is beyond it.
         let (mut beyond_high, mut beyond_low) = (0.0, 0.0);
-        if self.range.len() >= MIN_SURPRISES {
-            let spread = self.range.spread(self.range.median());
-            beyond_high = ((x - self.range.highest()).max(0.0) / spread).ln_1p();
-            beyond_low = ((self.range.lowest() - x).max(0.0) / spread).ln_1p();
+        if self.recent.len() >= MIN_SURPRISES
+            && let Some((lowest, highest)) = self.extremes.range()
+        {
+            let spread = self.recent.spread(self.recent.median());
+            beyond_high = ((x - highest).max(0.0) / spread).ln_1p();
+            beyond_low = ((lowest - x).max(0.0) / spread).ln_1p();
         }
 
-        let flat = self.runs.surprise(x);
+        let flat = self.runs.surprise(timestamp, x, self.flat_min_points());
 
         let score = if self.up.len() >= MIN_SURPRISES {
             let p = self
@@ -411,11 +502,11 @@ impl StreamingDetector {
         } else {
             0.0
         };
-        self.up.push(surprise_up);
-        self.down.push(surprise_down);
-        self.beyond_high.push(beyond_high);
-        self.beyond_low.push(beyond_low);
-        self.flat.push(flat);
+        self.up.push(timestamp, surprise_up);
+        self.down.push(timestamp, surprise_down);
+        self.beyond_high.push(timestamp, beyond_high);
+        self.beyond_low.push(timestamp, beyond_low);
+        self.flat.push(timestamp, flat);
         score
     }
 }
@@ -564,7 +655,8 @@ mod tests {
         let first = (2600..2800).find(|&i| s[i] > 0.5);
         assert_eq!(
             first,
-            Some(2600 + FLAT_MIN_POINTS - 1),
+            // An hour of 5-minute points.
+            Some(2600 + 12 - 1),
             "scores {:?}",
             &s[2600..2620]
         );
@@ -581,10 +673,11 @@ mod tests {
             } else {
                 20.0 + noise(&mut seed)
             };
-            if runs.surprise(x) > 0.0 {
+            let t = i as i64 * 300;
+            if runs.surprise(t, x, 12) > 0.0 {
                 flat_points.push(i);
             }
-            runs.push(x);
+            runs.push(t, x);
         }
         // The first pause beats the longest earlier run (1) from its 12th point on.
         assert_eq!(flat_points, (24 + 11..48).collect::<Vec<_>>());
@@ -619,6 +712,52 @@ mod tests {
         let s = run(&v);
         assert!(s[..1500].iter().all(|x| *x == 0.0));
         assert!(s[1500] > 0.5);
+    }
+
+    #[test]
+    fn the_settings_are_durations_whatever_the_sampling_interval() {
+        // Hourly points: two spikes 18 hours apart are two incidents (the refractory period is
+        // half a day, not 144 points = 6 days), and a flat run needs an hour and at least
+        // LEVEL_POINTS points, not one hourly point.
+        let mut v = noisy(24 * 60, 12);
+        v[24 * 40] = 150.0;
+        v[24 * 40 + 18] = 150.0;
+        for x in &mut v[24 * 50..24 * 50 + 12] {
+            *x = 50.0;
+        }
+        let mut d = StreamingDetector::new();
+        let s: Vec<f64> = v
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| d.update(i as i64 * 3_600, x))
+            .collect();
+        assert!(s[24 * 40] > 0.8, "first spike scored {}", s[24 * 40]);
+        assert!(
+            s[24 * 40 + 18] > 0.5,
+            "second spike scored {}",
+            s[24 * 40 + 18]
+        );
+        let flat = (24 * 50..24 * 50 + 12).find(|&i| s[i] > 0.5);
+        assert_eq!(
+            flat,
+            Some(24 * 50 + LEVEL_POINTS - 1),
+            "flat run {:?}",
+            &s[24 * 50..24 * 50 + 12]
+        );
+    }
+
+    #[test]
+    fn the_range_remembers_a_quarter_and_forgets_what_is_older() {
+        let mut e = Extremes::default();
+        for (day, x) in [(0, 100.0), (10, 20.0), (30, 60.0), (95, 50.0)] {
+            e.forget_before((day - 90) * DAY);
+            e.push(day * DAY, x);
+        }
+        // Day 0's 100 is more than 90 days old by day 95; day 10's 20 is not.
+        assert_eq!(e.range(), Some((20.0, 60.0)));
+        e.forget_before(101 * DAY - 90 * DAY);
+        assert_eq!(e.range(), Some((50.0, 60.0)));
+        assert_eq!(Extremes::default().range(), None);
     }
 
     #[test]
