@@ -6,7 +6,8 @@
 //! Rust port of NAB's scorer in [`tokpulse_analyze::anomaly::nab`], and prints NAB's normalised
 //! score for the standard, low-FP and low-FN profiles. As NAB's optimizer does, each profile
 //! uses one threshold for every file, chosen to maximise that profile's score over the whole
-//! corpus; the output names it. With `--results OUT` the per-row scores are written in NAB's
+//! corpus; the output names it, and, when `DIR` holds more than one family, each family's
+//! score at those thresholds. With `--results OUT` the per-row scores are written in NAB's
 //! results layout, `OUT/tokpulse/<family>/tokpulse_<file>.csv`
 //! (`timestamp,value,anomaly_score,label`), so NAB's own scorer can check them.
 
@@ -53,6 +54,35 @@ pub struct ProfileResult {
     pub false_positives: usize,
 }
 
+/// One family's share of a profile's result, at the corpus threshold.
+#[derive(Debug, Serialize)]
+pub struct FamilyProfile {
+    /// NAB's profile name.
+    pub profile: &'static str,
+    /// The family's raw score at the profile's corpus threshold.
+    pub raw: f64,
+    /// The family's normalised score; `None` for a family without anomaly windows (NAB's
+    /// normalisation is undefined there: its false positives still count in the corpus score).
+    pub normalized: Option<f64>,
+    /// Windows with at least one alert.
+    pub detected: usize,
+    /// Alerting rows outside windows.
+    pub false_positives: usize,
+}
+
+/// One NAB family (`realAWSCloudwatch`, `realTraffic`, …) scored with the corpus thresholds.
+#[derive(Debug, Serialize)]
+pub struct FamilyResult {
+    /// The folder under `data/`.
+    pub family: String,
+    /// Series scored.
+    pub files: usize,
+    /// Anomaly windows that count.
+    pub windows: usize,
+    /// Per profile, in NAB's order.
+    pub profiles: Vec<FamilyProfile>,
+}
+
 /// The whole run.
 #[derive(Debug, Serialize)]
 pub struct NabReport {
@@ -66,6 +96,8 @@ pub struct NabReport {
     pub windows: usize,
     /// Per profile, in NAB's order.
     pub profiles: Vec<ProfileResult>,
+    /// Per family, in name order, at each profile's corpus threshold.
+    pub families: Vec<FamilyResult>,
 }
 
 /// Parses NAB's timestamps: `YYYY-MM-DD HH:MM:SS`, optionally with fractional seconds.
@@ -227,7 +259,7 @@ pub fn evaluate(dir: &Path, results: Option<&Path>) -> anyhow::Result<NabReport>
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let windows: usize = files.iter().map(ScoredFile::windows).sum();
-    let profiles = Profile::ALL
+    let profiles: Vec<ProfileResult> = Profile::ALL
         .iter()
         .map(|p| {
             let best = optimize(&files, p);
@@ -243,13 +275,56 @@ pub fn evaluate(dir: &Path, results: Option<&Path>) -> anyhow::Result<NabReport>
             }
         })
         .collect();
+    let families = by_family(&series, &files, &profiles);
     Ok(NabReport {
         detector: DETECTOR,
         files: series.len(),
         rows: series.iter().map(|s| s.values.len()).sum(),
         windows,
         profiles,
+        families,
     })
+}
+
+/// Each family's score at the corpus thresholds (NAB reports one score per corpus; this shows
+/// where it comes from).
+fn by_family(
+    series: &[Series],
+    files: &[ScoredFile],
+    profiles: &[ProfileResult],
+) -> Vec<FamilyResult> {
+    let mut members: BTreeMap<&str, Vec<&ScoredFile>> = BTreeMap::new();
+    for (s, f) in series.iter().zip(files) {
+        members.entry(&s.family).or_default().push(f);
+    }
+    members
+        .into_iter()
+        .map(|(family, files)| {
+            let windows = files.iter().map(|f| f.windows()).sum();
+            let profiles = Profile::ALL
+                .iter()
+                .zip(profiles)
+                .map(|(p, corpus)| {
+                    let counts: Vec<_> =
+                        files.iter().map(|f| f.score(p, corpus.threshold)).collect();
+                    let raw = counts.iter().map(|c| c.score).sum();
+                    FamilyProfile {
+                        profile: p.name,
+                        raw,
+                        normalized: normalized(raw, windows, p),
+                        detected: counts.iter().map(|c| c.detected).sum(),
+                        false_positives: counts.iter().map(|c| c.fp).sum(),
+                    }
+                })
+                .collect();
+            FamilyResult {
+                family: family.to_string(),
+                files: files.len(),
+                windows,
+                profiles,
+            }
+        })
+        .collect()
 }
 
 /// `tokpulse bench nab`.
@@ -285,6 +360,24 @@ pub fn run(dir: &Path, results: Option<&Path>, format: OutputFormat) -> anyhow::
                 "One threshold per profile for all files, optimised over the corpus as NAB's \
                  optimizer does; NAB score: 0 = never alerts, 100 = perfect."
             );
+            if report.families.len() > 1 {
+                let mut t = crate::commands::table(&[
+                    "family", "files", "windows", "standard", "low FP", "low FN",
+                ]);
+                for f in &report.families {
+                    let mut row =
+                        vec![f.family.clone(), f.files.to_string(), f.windows.to_string()];
+                    row.extend(f.profiles.iter().map(|p| {
+                        let score = p.normalized.map_or("—".to_string(), |n| format!("{n:.1}"));
+                        format!(
+                            "{score} ({}/{}, {} FP)",
+                            p.detected, f.windows, p.false_positives
+                        )
+                    }));
+                    t.add_row(row);
+                }
+                println!("By family, at the corpus thresholds above:\n{t}");
+            }
             if let Some(out) = results {
                 println!("per-row scores: {}", out.join(DETECTOR).display());
             }

@@ -98,6 +98,70 @@ fn bench_nab_writes_results_in_nab_layout_and_prints_three_profiles() {
 }
 
 #[test]
+fn bench_nab_breaks_a_corpus_of_several_families_down_by_family() {
+    let t = TestCommand::new();
+    let data = t.path().join("nab");
+    subset(
+        &data,
+        &[
+            "rds_cpu_utilization_e47b3b.csv",
+            "ec2_cpu_utilization_c6585a.csv",
+        ],
+    );
+    // A second family: one of the files again, under another family's name and label key.
+    let other = data.join("data/otherFamily");
+    std::fs::create_dir_all(&other).unwrap();
+    let file = "rds_cpu_utilization_e47b3b.csv";
+    std::fs::copy(
+        data.join("data/realAWSCloudwatch").join(file),
+        other.join(file),
+    )
+    .unwrap();
+    let labels_path = data.join("labels/combined_windows.json");
+    let mut labels: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&labels_path).unwrap()).unwrap();
+    let windows = labels[&format!("realAWSCloudwatch/{file}")].clone();
+    labels.insert(format!("otherFamily/{file}"), windows);
+    std::fs::write(&labels_path, serde_json::to_string(&labels).unwrap()).unwrap();
+
+    let (json, _) = t.expect(
+        &["bench", "nab", data.to_str().unwrap(), "--format", "json"],
+        0,
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["files"], 3);
+    let families = v["families"].as_array().unwrap();
+    let names: Vec<&str> = families
+        .iter()
+        .map(|f| f["family"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["otherFamily", "realAWSCloudwatch"]);
+    assert_eq!(families[0]["files"], 1);
+    assert_eq!(families[1]["files"], 2);
+    assert_eq!(
+        families[0]["windows"], families[1]["windows"],
+        "c6585a has none"
+    );
+    // At the corpus thresholds the families add up to the corpus, profile by profile.
+    for (i, corpus) in v["profiles"].as_array().unwrap().iter().enumerate() {
+        let part = |f: usize, k: &str| families[f]["profiles"][i][k].as_f64().unwrap();
+        let raw = part(0, "raw") + part(1, "raw");
+        assert!(
+            (raw - corpus["raw"].as_f64().unwrap()).abs() < 1e-9,
+            "{json}"
+        );
+        let detected = part(0, "detected") + part(1, "detected");
+        assert_eq!(detected, corpus["detected"].as_f64().unwrap());
+        let fp = part(0, "false_positives") + part(1, "false_positives");
+        assert_eq!(fp, corpus["false_positives"].as_f64().unwrap());
+    }
+
+    let (table, _) = t.expect(&["bench", "nab", data.to_str().unwrap()], 0);
+    assert!(table.contains("By family"), "{table}");
+    assert!(table.contains("otherFamily"), "{table}");
+}
+
+#[test]
 fn bench_nab_explains_a_folder_that_is_not_nab() {
     let t = TestCommand::new();
     let (_, stderr) = t.expect(&["bench", "nab", t.path().to_str().unwrap()], 1);
