@@ -196,11 +196,12 @@ pub struct PromptRepeats {
 }
 
 impl PromptRepeats {
-    /// Tallies `calls` (prompt hash, cost in dollars), in time order.
-    pub fn tally<'h>(
+    /// Tallies `calls` (prompt hash, as text or any hashable digest of it, cost in dollars), in
+    /// time order.
+    pub fn tally<H: std::hash::Hash + Eq>(
         feature: &str,
         days: f64,
-        calls: impl IntoIterator<Item = (&'h str, f64)>,
+        calls: impl IntoIterator<Item = (H, f64)>,
     ) -> Self {
         let mut seen = HashSet::new();
         let mut t = PromptRepeats {

@@ -371,7 +371,20 @@ pub trait Store: Send + Sync + 'static {
     /// AI usage records with `window.start <= timestamp < window.end`, oldest first, with the
     /// cost stored at ingest (`None` for a model the catalog did not know).
     async fn ai_usage(&self, window: Window) -> Result<Vec<AiUsageRecord>, StoreError> {
-        let _ = window;
+        let mut out = Vec::new();
+        self.ai_usage_each(window, &mut |r| out.push(r)).await?;
+        Ok(out)
+    }
+
+    /// The records [`Store::ai_usage`] returns, handed to `each` one at a time as they are
+    /// read, none held by the store: a reader that keeps only what it needs of a month of
+    /// calls holds only that.
+    async fn ai_usage_each(
+        &self,
+        window: Window,
+        each: &mut (dyn FnMut(AiUsageRecord) + Send),
+    ) -> Result<(), StoreError> {
+        let _ = (window, each);
         Err(StoreError::Unsupported("cost tracking"))
     }
 

@@ -15,7 +15,8 @@ use crate::engine::Engine;
 use crate::pending::{self, Batch};
 use chrono::{Datelike, Days, NaiveDate, TimeDelta};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use tokpulse_core::{
     AiUsageRecord, Cause, DeployEvent, Evidence, Finding, FindingKind, Fingerprint,
@@ -90,11 +91,107 @@ pub struct CostInputs {
     pub ai_daily: Vec<AiUsageDay>,
     /// Single AI calls of the last [`CALLS_DAYS`] to the end of `as_of`: recommendations and
     /// cost regressions.
-    pub ai_calls: Vec<AiUsageRecord>,
+    pub ai_calls: Vec<CostCall>,
     /// Infrastructure usage of the same span.
     pub infra: Vec<InfraUsageRecord>,
     /// Deploys of the last [`REGRESSION_LOOKBACK_DAYS`] (and a week before, for baselines).
     pub deploys: Vec<DeployEvent>,
+}
+
+/// What recommendations and cost regressions need of one AI call: its figures and the few
+/// attributes they read, with the names shared between calls ([`Names`]) and the prompt hash
+/// reduced to 64 bits. A month of these takes a small part of the memory of the records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostCall {
+    /// When the call finished.
+    pub timestamp: Timestamp,
+    /// The calling service.
+    pub service: Arc<str>,
+    /// The feature, or [`NO_FEATURE`].
+    pub feature: Arc<str>,
+    /// Model name as the provider spells it.
+    pub model: Arc<str>,
+    /// The route of the request that made the call ([`ROUTE_ATTR`]), when it names one.
+    pub route: Option<Arc<str>>,
+    /// Prompt tokens, cached ones included.
+    pub prompt_tokens: u64,
+    /// Prompt tokens served from the prompt cache, as [`Call::from_record`] reads them.
+    pub cached_prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Whether the call succeeded.
+    pub success: bool,
+    /// 64 bits of the [`PROMPT_HASH_ATTR`] attribute, when there is one: enough to tell
+    /// repeats apart (two different prompts collide about once in 10¹⁹ pairs).
+    pub prompt_hash: Option<u64>,
+    /// Whether the call sent a single input ([`INPUT_COUNT_ATTR`] is 1; embeddings).
+    pub single_input: bool,
+}
+
+/// Names shared between [`CostCall`]s: each distinct service, feature, model and route is
+/// allocated once.
+#[derive(Debug, Default)]
+pub struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.0.get(name) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        self.0.insert(n.clone());
+        n
+    }
+}
+
+impl CostCall {
+    /// What the cost run keeps of `r`.
+    pub fn from_record(r: &AiUsageRecord, names: &mut Names) -> Self {
+        let call = Call::from_record(r);
+        let prompt_hash = r
+            .attributes
+            .get(PROMPT_HASH_ATTR)
+            .and_then(|v| v.as_str())
+            .map(|h| {
+                // SipHash with fixed keys: the same 64 bits on every run.
+                let mut hasher = std::hash::DefaultHasher::new();
+                h.hash(&mut hasher);
+                hasher.finish()
+            });
+        CostCall {
+            timestamp: r.timestamp,
+            service: names.get(r.service.as_str()),
+            feature: names.get(feature_name(r)),
+            model: names.get(call.model),
+            route: route_of(r).map(|route| names.get(route)),
+            prompt_tokens: call.input_tokens,
+            cached_prompt_tokens: call.cached_input_tokens,
+            completion_tokens: call.output_tokens,
+            success: r.success,
+            prompt_hash,
+            single_input: r.attributes.get(INPUT_COUNT_ATTR).and_then(|v| v.as_u64()) == Some(1),
+        }
+    }
+
+    /// What the cost run keeps of each of `records`.
+    pub fn all<'a>(records: impl IntoIterator<Item = &'a AiUsageRecord>) -> Vec<CostCall> {
+        let mut names = Names::default();
+        records
+            .into_iter()
+            .map(|r| CostCall::from_record(r, &mut names))
+            .collect()
+    }
+
+    /// The call, for pricing.
+    fn call(&self) -> Call<'_> {
+        Call {
+            model: &self.model,
+            day: self.timestamp.date_naive(),
+            input_tokens: self.prompt_tokens,
+            cached_input_tokens: self.cached_prompt_tokens,
+            output_tokens: self.completion_tokens,
+        }
+    }
 }
 
 /// First instant of a day.
@@ -188,7 +285,8 @@ pub async fn roll_up(store: &dyn Store) -> anyhow::Result<usize> {
 }
 
 /// Rolls up the AI calls not counted yet ([`roll_up`]), then reads the daily usage, the recent
-/// calls, the infrastructure usage and the deploys a summary of the month of `as_of` needs.
+/// calls (one at a time, keeping a [`CostCall`] of each), the infrastructure usage and the
+/// deploys a summary of the month of `as_of` needs.
 pub async fn load(store: &dyn Store, as_of: NaiveDate) -> anyhow::Result<CostInputs> {
     roll_up(store).await?;
     let first = month_start(as_of)
@@ -203,14 +301,20 @@ pub async fn load(store: &dyn Store, as_of: NaiveDate) -> anyhow::Result<CostInp
     let deploy_from = as_of
         .checked_sub_days(Days::new(REGRESSION_LOOKBACK_DAYS + 7))
         .unwrap_or(as_of);
-    Ok(CostInputs {
-        ai_daily: store.ai_usage_daily(first, next_day).await?,
-        ai_calls: store
-            .ai_usage(Window {
+    let mut names = Names::default();
+    let mut ai_calls = Vec::new();
+    store
+        .ai_usage_each(
+            Window {
                 start: start_of(calls_from(as_of)),
                 end,
-            })
-            .await?,
+            },
+            &mut |r| ai_calls.push(CostCall::from_record(&r, &mut names)),
+        )
+        .await?;
+    Ok(CostInputs {
+        ai_daily: store.ai_usage_daily(first, next_day).await?,
+        ai_calls,
         infra: store.infra_usage(window).await?,
         deploys: store
             .deployments(Window {
@@ -578,10 +682,7 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
             if day < first || day > as_of {
                 return None;
             }
-            catalog
-                .price(&Call::from_record(r))
-                .ok()
-                .map(|c| c.total_usd())
+            catalog.price(&r.call()).ok().map(|c| c.total_usd())
         })
         .collect();
     let ai_daily = rollup.daily_cost();
@@ -701,7 +802,7 @@ pub fn summarize(config: &CostConfig, inputs: &CostInputs, as_of: NaiveDate) -> 
 /// Recommendations from the last [`RECOMMEND_DAYS`] days of calls.
 fn recommendations(
     catalog: &Catalog,
-    ai: &[AiUsageRecord],
+    ai: &[CostCall],
     costs: &[Option<f64>],
     as_of: NaiveDate,
     next_day: NaiveDate,
@@ -709,7 +810,7 @@ fn recommendations(
     let since = as_of
         .checked_sub_days(Days::new(RECOMMEND_DAYS - 1))
         .unwrap_or(as_of);
-    let recent: Vec<(&AiUsageRecord, f64)> = ai
+    let recent: Vec<(&CostCall, f64)> = ai
         .iter()
         .zip(costs)
         .filter(|(r, _)| {
@@ -733,20 +834,20 @@ fn recommendations(
     }
     let mut per_fm: BTreeMap<(&str, &str), Tally> = BTreeMap::new();
     let mut per_feature: BTreeMap<&str, (u64, u64, f64)> = BTreeMap::new();
-    let mut hashes: BTreeMap<&str, Vec<(&str, f64)>> = BTreeMap::new();
+    let mut hashes: BTreeMap<&str, Vec<(u64, f64)>> = BTreeMap::new();
     let mut embeddings: BTreeMap<&str, (u64, u64, f64)> = BTreeMap::new();
     for (r, c) in &recent {
-        let model = r.model.as_str();
+        let model = &*r.model;
         if model.contains("embedding") {
             let e = embeddings.entry(model).or_default();
             e.0 += 1;
-            if r.attributes.get(INPUT_COUNT_ATTR).and_then(|v| v.as_u64()) == Some(1) {
+            if r.single_input {
                 e.1 += 1;
                 e.2 += c;
             }
             continue;
         }
-        let f = feature_name(r);
+        let f = &*r.feature;
         let t = per_fm.entry((f, model)).or_default();
         t.calls += 1;
         t.input += r.prompt_tokens;
@@ -757,7 +858,7 @@ fn recommendations(
             pf.1 += 1;
             pf.2 += c;
         }
-        if let Some(h) = r.attributes.get(PROMPT_HASH_ATTR).and_then(|v| v.as_str()) {
+        if let Some(h) = r.prompt_hash {
             hashes.entry(f).or_default().push((h, *c));
         }
     }
@@ -853,7 +954,7 @@ struct PerRequest {
 }
 
 impl PerRequest {
-    fn add(&mut self, r: &AiUsageRecord, cost: f64) {
+    fn add(&mut self, r: &CostCall, cost: f64) {
         self.calls += 1;
         self.tokens += r.prompt_tokens + r.completion_tokens;
         self.cost += cost;
@@ -974,7 +1075,7 @@ impl Sides {
 /// only when the features and routes filed do. A route or model regression is thus one spread
 /// over features too small, or too diluted, to be filed one by one.
 fn regressions(
-    ai: &[AiUsageRecord],
+    ai: &[CostCall],
     costs: &[Option<f64>],
     deploys: &[DeployEvent],
     as_of: NaiveDate,
@@ -1003,7 +1104,7 @@ fn regressions(
         let span_days = ((until - d.timestamp).num_seconds() as f64 / 86_400.0).max(1.0 / 24.0);
         let mut groups: HashMap<Scope, Sides> = HashMap::new();
         for (r, c) in ai.iter().zip(costs) {
-            let (Some(c), true) = (c, r.service == d.service) else {
+            let (Some(c), true) = (c, *r.service == *d.service.as_str()) else {
                 continue;
             };
             let t = r.timestamp;
@@ -1016,7 +1117,7 @@ fn regressions(
             } else {
                 continue;
             };
-            for key in Scope::of(feature_name(r), route_of(r), r.model.as_str()) {
+            for key in Scope::of(&r.feature, r.route.as_deref(), &r.model) {
                 groups.entry(key).or_default().0[slot].add(r, *c);
             }
         }
@@ -1466,6 +1567,57 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_cost_call_keeps_what_the_run_reads_and_shares_names() {
+        let t = start_of(day(3)) + TimeDelta::hours(2);
+        let mut a = call("a", t, "chat", "gpt-4o", 1_000, 50);
+        a.attributes
+            .insert(ROUTE_ATTR.into(), "POST /api/chat".into());
+        a.attributes.insert("cached_tokens".into(), 4_000.into());
+        a.attributes.insert(PROMPT_HASH_ATTR.into(), "9f2c".into());
+        a.attributes.insert("unrelated".into(), "dropped".into());
+        let mut b = call("b", t, "chat", "text-embedding-3-small", 10, 0);
+        b.feature = None;
+        b.success = false;
+        b.attributes.insert(ROUTE_ATTR.into(), "".into());
+        b.attributes.insert(INPUT_COUNT_ATTR.into(), 1.into());
+        b.attributes.insert(PROMPT_HASH_ATTR.into(), "9f2c".into());
+        let mut c = a.clone();
+        c.attributes.insert(PROMPT_HASH_ATTR.into(), "9f2d".into());
+
+        let calls = CostCall::all([&a, &b, &c]);
+        let (a2, b2, c2) = (&calls[0], &calls[1], &calls[2]);
+        assert_eq!(a2.timestamp, t);
+        assert_eq!(
+            (&*a2.service, &*a2.feature, &*a2.model),
+            ("api", "chat", "gpt-4o")
+        );
+        assert_eq!(a2.route.as_deref(), Some("POST /api/chat"));
+        // Cached tokens as pricing reads them: never more than the prompt.
+        assert_eq!(a2.cached_prompt_tokens, 1_000);
+        assert_eq!(
+            a2.call().cached_input_tokens,
+            Call::from_record(&a).cached_input_tokens
+        );
+        assert_eq!((a2.prompt_tokens, a2.completion_tokens), (1_000, 50));
+        assert!(a2.success && !a2.single_input);
+        // No feature, an empty route, one input, failed.
+        assert_eq!(&*b2.feature, NO_FEATURE);
+        assert_eq!(b2.route, None);
+        assert!(b2.single_input && !b2.success);
+        // The same prompt hash gives the same 64 bits, another one others.
+        assert_eq!(a2.prompt_hash, b2.prompt_hash);
+        assert_ne!(a2.prompt_hash, c2.prompt_hash);
+        assert!(a2.prompt_hash.is_some());
+        // One allocation per name.
+        assert!(Arc::ptr_eq(&a2.service, &b2.service));
+        assert!(Arc::ptr_eq(&a2.model, &c2.model));
+        assert!(Arc::ptr_eq(
+            a2.route.as_ref().unwrap(),
+            c2.route.as_ref().unwrap()
+        ));
+    }
+
     /// `per_day` calls a day of 1M prompt tokens on gpt-4o ($2.50 each) from February 1 to
     /// `last` March.
     fn month(per_day: u32, last: u32) -> Vec<AiUsageRecord> {
@@ -1491,7 +1643,7 @@ mod tests {
     fn inputs_of(ai: Vec<AiUsageRecord>) -> CostInputs {
         CostInputs {
             ai_daily: daily_rows(&ai),
-            ai_calls: ai,
+            ai_calls: CostCall::all(&ai),
             ..CostInputs::default()
         }
     }
@@ -2293,7 +2445,7 @@ mod tests {
         assert_eq!(everything.len(), calls.len());
         let all = CostInputs {
             ai_daily: inputs.ai_daily.clone(),
-            ai_calls: everything,
+            ai_calls: CostCall::all(&everything),
             infra: Vec::new(),
             deploys: inputs.deploys.clone(),
         };

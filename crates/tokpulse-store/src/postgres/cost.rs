@@ -9,6 +9,7 @@ use crate::{
     AiUsageDay, CostPrediction, InsertOutcome, PendingAiUsage, StoreError, StoredCostPrediction,
 };
 use chrono::NaiveDate;
+use futures_util::TryStreamExt;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Postgres, QueryBuilder, Row};
@@ -35,18 +36,21 @@ fn ai_usage_record(r: &PgRow) -> Result<AiUsageRecord, StoreError> {
 }
 
 impl PgStore {
-    pub(super) async fn cost_ai_usage(
+    pub(super) async fn cost_ai_usage_each(
         &self,
         window: Window,
-    ) -> Result<Vec<AiUsageRecord>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        each: &mut (dyn FnMut(AiUsageRecord) + Send),
+    ) -> Result<(), StoreError> {
+        let mut rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {AI_COLUMNS} FROM ai_usage_metrics WHERE ts >= $1 AND ts < $2 ORDER BY ts, id"
         )))
         .bind(window.start)
         .bind(window.end)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(ai_usage_record).collect()
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            each(ai_usage_record(&row)?);
+        }
+        Ok(())
     }
 
     pub(super) async fn cost_pending_ai_usage(

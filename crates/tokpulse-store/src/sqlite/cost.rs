@@ -11,6 +11,7 @@ use crate::{
     AiUsageDay, CostPrediction, InsertOutcome, PendingAiUsage, StoreError, StoredCostPrediction,
 };
 use chrono::NaiveDate;
+use futures_util::TryStreamExt;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
 use tokpulse_core::{AiUsageRecord, InfraUsageRecord, Timestamp, Window};
@@ -37,18 +38,21 @@ fn ai_usage_record(r: &SqliteRow) -> Result<AiUsageRecord, StoreError> {
 }
 
 impl SqliteStore {
-    pub(super) async fn cost_ai_usage(
+    pub(super) async fn cost_ai_usage_each(
         &self,
         window: Window,
-    ) -> Result<Vec<AiUsageRecord>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
+        each: &mut (dyn FnMut(AiUsageRecord) + Send),
+    ) -> Result<(), StoreError> {
+        let mut rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {AI_COLUMNS} FROM ai_usage_metrics WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, id"
         )))
         .bind(to_ms(window.start))
         .bind(to_ms(window.end))
-        .fetch_all(&self.reader)
-        .await?;
-        rows.iter().map(ai_usage_record).collect()
+        .fetch(&self.reader);
+        while let Some(row) = rows.try_next().await? {
+            each(ai_usage_record(&row)?);
+        }
+        Ok(())
     }
 
     pub(super) async fn cost_pending_ai_usage(

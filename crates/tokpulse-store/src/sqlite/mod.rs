@@ -1201,11 +1201,12 @@ impl Store for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn ai_usage(
+    async fn ai_usage_each(
         &self,
         window: Window,
-    ) -> Result<Vec<tokpulse_core::AiUsageRecord>, StoreError> {
-        self.cost_ai_usage(window).await
+        each: &mut (dyn FnMut(tokpulse_core::AiUsageRecord) + Send),
+    ) -> Result<(), StoreError> {
+        self.cost_ai_usage_each(window, each).await
     }
 
     async fn pending_ai_usage(&self, limit: i64) -> Result<Vec<crate::PendingAiUsage>, StoreError> {
