@@ -221,7 +221,9 @@ pub struct StreamingDetector {
     beyond_low: Window,
     flat: Window,
     runs: Runs,
-    /// `(timestamp, raw score)` of the last [`REFRACTORY_SECS`].
+    /// `(timestamp, raw score)` of the last [`REFRACTORY_SECS`] that a later score has not
+    /// matched or beaten, scores strictly decreasing (a max-queue: the front is the period's
+    /// highest, whatever the sampling rate).
     raw_scores: VecDeque<(i64, f64)>,
     /// The last gaps between distinct timestamps; their median is the sampling interval.
     gaps: Window,
@@ -385,12 +387,15 @@ impl StreamingDetector {
         }
 
         let raw = self.raw_score(timestamp, value);
-        let recent_peak = self.raw_scores.iter().map(|&(_, s)| s).fold(0.0, f64::max);
+        let recent_peak = self.raw_scores.front().map_or(0.0, |&(_, s)| s);
         let score = if raw > recent_peak + REFRACTORY_MARGIN {
             raw
         } else {
             0.0
         };
+        while self.raw_scores.back().is_some_and(|&(_, s)| s <= raw) {
+            self.raw_scores.pop_back();
+        }
         self.raw_scores.push_back((timestamp, raw));
         self.dated.push_back((timestamp, value));
         let keep = SEASON_DAYS * DAY + SEASON_TOLERANCE_SECS;
