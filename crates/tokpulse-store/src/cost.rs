@@ -92,6 +92,18 @@ impl AiUsageDay {
         )
     }
 
+    /// Its sums in the order of [`DAILY_COUNTS`], as stored.
+    pub(crate) fn stored_counts(&self) -> [i64; 5] {
+        [
+            self.calls,
+            self.failed_calls,
+            self.prompt_tokens,
+            self.cached_prompt_tokens,
+            self.completion_tokens,
+        ]
+        .map(crate::convert::tokens)
+    }
+
     /// A row as stored: `''` for no feature or no route, and the counts in the order of
     /// [`DAILY_COUNTS`] (a negative count, which the store never writes, reads as 0).
     pub(crate) fn from_stored(

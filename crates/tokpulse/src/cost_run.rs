@@ -232,19 +232,14 @@ pub fn daily_rows<'a>(records: impl IntoIterator<Item = &'a AiUsageRecord>) -> V
     for r in records {
         let call = Call::from_record(r);
         let feature = r.feature.as_ref().map(|f| f.as_str());
-        let key = (
-            call.day,
-            r.service.as_str(),
-            feature,
-            call.model,
-            route_of(r),
-        );
+        let route = route_of(r);
+        let key = (call.day, r.service.as_str(), feature, call.model, route);
         let d = days.entry(key).or_insert_with(|| AiUsageDay {
             day: call.day,
             service: r.service.as_str().to_owned(),
             feature: feature.map(str::to_owned),
             model: call.model.to_owned(),
-            route: route_of(r).map(str::to_owned),
+            route: route.map(str::to_owned),
             calls: 0,
             failed_calls: 0,
             prompt_tokens: 0,

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use tokpulse_analyze::anomaly::StreamingDetector;
-use tokpulse_analyze::anomaly::nab::{Profile, ScoredFile, normalized, optimize};
+use tokpulse_analyze::anomaly::nab::{Counts, Profile, ScoredFile, normalized, optimize};
 
 /// The detector's name in NAB's results layout.
 pub const DETECTOR: &str = "tokpulse";
@@ -259,23 +259,34 @@ pub fn evaluate(dir: &Path, results: Option<&Path>) -> anyhow::Result<NabReport>
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let windows: usize = files.iter().map(ScoredFile::windows).sum();
-    let profiles: Vec<ProfileResult> = Profile::ALL
+    // Per profile, its corpus threshold and each file's counts there, scored once for the
+    // corpus and its families alike.
+    let scored: Vec<(f64, Vec<Counts>)> = Profile::ALL
         .iter()
         .map(|p| {
-            let best = optimize(&files, p);
-            let counts: Vec<_> = files.iter().map(|f| f.score(p, best.threshold)).collect();
-            let raw: f64 = counts.iter().map(|c| c.score).sum();
+            let threshold = optimize(&files, p).threshold;
+            (
+                threshold,
+                files.iter().map(|f| f.score(p, threshold)).collect(),
+            )
+        })
+        .collect();
+    let profiles = Profile::ALL
+        .iter()
+        .zip(&scored)
+        .map(|(p, (threshold, counts))| {
+            let (raw, detected, false_positives) = totals(counts);
             ProfileResult {
                 profile: p.name,
-                threshold: best.threshold,
+                threshold: *threshold,
                 raw,
                 normalized: normalized(raw, windows, p).unwrap_or(0.0),
-                detected: counts.iter().map(|c| c.detected).sum(),
-                false_positives: counts.iter().map(|c| c.fp).sum(),
+                detected,
+                false_positives,
             }
         })
         .collect();
-    let families = by_family(&series, &files, &profiles);
+    let families = by_family(&series, &files, &scored);
     Ok(NabReport {
         detector: DETECTOR,
         files: series.len(),
@@ -286,40 +297,48 @@ pub fn evaluate(dir: &Path, results: Option<&Path>) -> anyhow::Result<NabReport>
     })
 }
 
+/// Raw score, windows detected and alerting rows outside windows, summed over `counts`.
+fn totals<'a>(counts: impl IntoIterator<Item = &'a Counts>) -> (f64, usize, usize) {
+    counts
+        .into_iter()
+        .fold((0.0, 0, 0), |(raw, detected, fp), c| {
+            (raw + c.score, detected + c.detected, fp + c.fp)
+        })
+}
+
 /// Each family's score at the corpus thresholds (NAB reports one score per corpus; this shows
-/// where it comes from).
+/// where it comes from), from the per-file counts `scored` holds for each profile.
 fn by_family(
     series: &[Series],
     files: &[ScoredFile],
-    profiles: &[ProfileResult],
+    scored: &[(f64, Vec<Counts>)],
 ) -> Vec<FamilyResult> {
-    let mut members: BTreeMap<&str, Vec<&ScoredFile>> = BTreeMap::new();
-    for (s, f) in series.iter().zip(files) {
-        members.entry(&s.family).or_default().push(f);
+    let mut members: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, s) in series.iter().enumerate() {
+        members.entry(&s.family).or_default().push(i);
     }
     members
         .into_iter()
-        .map(|(family, files)| {
-            let windows = files.iter().map(|f| f.windows()).sum();
+        .map(|(family, members)| {
+            let windows = members.iter().map(|&i| files[i].windows()).sum();
             let profiles = Profile::ALL
                 .iter()
-                .zip(profiles)
-                .map(|(p, corpus)| {
-                    let counts: Vec<_> =
-                        files.iter().map(|f| f.score(p, corpus.threshold)).collect();
-                    let raw = counts.iter().map(|c| c.score).sum();
+                .zip(scored)
+                .map(|(p, (_, counts))| {
+                    let (raw, detected, false_positives) =
+                        totals(members.iter().map(|&i| &counts[i]));
                     FamilyProfile {
                         profile: p.name,
                         raw,
                         normalized: normalized(raw, windows, p),
-                        detected: counts.iter().map(|c| c.detected).sum(),
-                        false_positives: counts.iter().map(|c| c.fp).sum(),
+                        detected,
+                        false_positives,
                     }
                 })
                 .collect();
             FamilyResult {
                 family: family.to_string(),
-                files: files.len(),
+                files: members.len(),
                 windows,
                 profiles,
             }

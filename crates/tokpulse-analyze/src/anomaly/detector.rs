@@ -45,6 +45,7 @@
 //! of 1,000 and its 1% tail. The seasonal lookup covers the same time of day on the previous
 //! week's days.
 
+use std::cmp::Reverse;
 use std::collections::VecDeque;
 
 /// Points in the robust baseline (median, MAD).
@@ -221,49 +222,73 @@ pub struct StreamingDetector {
     beyond_low: Window,
     flat: Window,
     runs: Runs,
-    /// `(timestamp, raw score)` of the last [`REFRACTORY_SECS`] that a later score has not
-    /// matched or beaten, scores strictly decreasing (a max-queue: the front is the period's
-    /// highest, whatever the sampling rate).
-    raw_scores: VecDeque<(i64, f64)>,
+    /// The raw scores of the last [`REFRACTORY_SECS`] that can still be the period's highest.
+    raw_scores: MaxQueue<f64>,
     /// The last gaps between distinct timestamps; their median is the sampling interval.
     gaps: Window,
     last_timestamp: Option<i64>,
 }
 
-/// The highest and lowest values of the last [`RANGE_SECS`], each kept by a monotonic queue of
-/// `(timestamp, value)`: a value that a later, more extreme one outlives can never be the
-/// extreme again.
-#[derive(Debug, Clone, Default)]
-struct Extremes {
-    highs: VecDeque<(i64, f64)>,
-    lows: VecDeque<(i64, f64)>,
+/// `(timestamp, value)` pairs, keeping only those that no later value matches or beats: the
+/// values decrease from the front, so the largest since any time is the first kept at or after
+/// it, in O(1) amortised per value whatever the sampling rate (a monotonic max-queue).
+#[derive(Debug, Clone)]
+struct MaxQueue<T>(VecDeque<(i64, T)>);
+
+impl<T> Default for MaxQueue<T> {
+    fn default() -> Self {
+        MaxQueue(VecDeque::new())
+    }
 }
 
-impl Extremes {
-    fn push(&mut self, t: i64, x: f64) {
-        while self.highs.back().is_some_and(|&(_, v)| v <= x) {
-            self.highs.pop_back();
+impl<T: PartialOrd + Copy> MaxQueue<T> {
+    fn push(&mut self, t: i64, x: T) {
+        while self.0.back().is_some_and(|&(_, v)| v <= x) {
+            self.0.pop_back();
         }
-        self.highs.push_back((t, x));
-        while self.lows.back().is_some_and(|&(_, v)| v >= x) {
-            self.lows.pop_back();
-        }
-        self.lows.push_back((t, x));
+        self.0.push_back((t, x));
     }
 
     /// Drops the values seen before `t`.
     fn forget_before(&mut self, t: i64) {
-        while self.highs.front().is_some_and(|&(seen, _)| seen < t) {
-            self.highs.pop_front();
+        while self.0.front().is_some_and(|&(seen, _)| seen < t) {
+            self.0.pop_front();
         }
-        while self.lows.front().is_some_and(|&(seen, _)| seen < t) {
-            self.lows.pop_front();
-        }
+    }
+
+    /// The largest value kept; `None` when none is.
+    fn max(&self) -> Option<T> {
+        self.0.front().map(|&(_, v)| v)
+    }
+
+    /// The largest value seen at or after `since`.
+    fn max_since(&self, since: i64) -> Option<T> {
+        self.0.iter().find(|&&(t, _)| t >= since).map(|&(_, v)| v)
+    }
+}
+
+/// The highest and lowest values of the last [`RANGE_SECS`].
+#[derive(Debug, Clone, Default)]
+struct Extremes {
+    highs: MaxQueue<f64>,
+    lows: MaxQueue<Reverse<f64>>,
+}
+
+impl Extremes {
+    fn push(&mut self, t: i64, x: f64) {
+        self.highs.push(t, x);
+        self.lows.push(t, Reverse(x));
+    }
+
+    /// Drops the values seen before `t`.
+    fn forget_before(&mut self, t: i64) {
+        self.highs.forget_before(t);
+        self.lows.forget_before(t);
     }
 
     /// `(lowest, highest)`; `None` when nothing is kept.
     fn range(&self) -> Option<(f64, f64)> {
-        Some((self.lows.front()?.1, self.highs.front()?.1))
+        Some((self.lows.max()?.0, self.highs.max()?))
     }
 }
 
@@ -275,10 +300,9 @@ struct Runs {
     points: u64,
     value: f64,
     len: usize,
-    /// `(timestamp of the value that ended the run, its length)` of the runs of two or more
-    /// that ended in the last [`RANGE_SECS`], lengths strictly decreasing (a max-queue: a run
-    /// shorter than a later one can never be the longest again).
-    ended: VecDeque<(i64, usize)>,
+    /// The lengths of the runs of two or more that ended in the last [`RANGE_SECS`], by the
+    /// timestamp of the value that ended each, that can still be the longest.
+    ended: MaxQueue<usize>,
 }
 
 impl Runs {
@@ -287,7 +311,7 @@ impl Runs {
             points: 0,
             value: f64::NAN,
             len: 0,
-            ended: VecDeque::new(),
+            ended: MaxQueue::default(),
         }
     }
 
@@ -300,12 +324,10 @@ impl Runs {
         if run < min_points || started_with_series {
             return 0.0;
         }
-        let since = t.saturating_sub(RANGE_SECS);
         let longest = self
             .ended
-            .iter()
-            .find(|&&(end, _)| end >= since)
-            .map_or(1, |&(_, len)| len);
+            .max_since(t.saturating_sub(RANGE_SECS))
+            .unwrap_or(1);
         if run > longest {
             (run as f64 / longest as f64).ln()
         } else {
@@ -318,19 +340,13 @@ impl Runs {
             self.len += 1;
         } else {
             if self.len >= 2 {
-                while self.ended.back().is_some_and(|&(_, len)| len <= self.len) {
-                    self.ended.pop_back();
-                }
-                self.ended.push_back((t, self.len));
+                self.ended.push(t, self.len);
             }
             self.value = x;
             self.len = 1;
         }
         self.points += 1;
-        let since = t.saturating_sub(RANGE_SECS);
-        while self.ended.front().is_some_and(|&(end, _)| end < since) {
-            self.ended.pop_front();
-        }
+        self.ended.forget_before(t.saturating_sub(RANGE_SECS));
     }
 }
 
@@ -354,7 +370,7 @@ impl StreamingDetector {
             beyond_low: Window::new(SURPRISE_HISTORY),
             flat: Window::new(SURPRISE_HISTORY),
             runs: Runs::new(),
-            raw_scores: VecDeque::new(),
+            raw_scores: MaxQueue::default(),
             gaps: Window::new(INTERVAL_GAPS),
             last_timestamp: None,
         }
@@ -377,26 +393,17 @@ impl StreamingDetector {
             .forget_before(timestamp.saturating_sub(SPREAD_SECS));
         self.extremes
             .forget_before(timestamp.saturating_sub(RANGE_SECS));
-        let refractory_since = timestamp.saturating_sub(REFRACTORY_SECS);
-        while self
-            .raw_scores
-            .front()
-            .is_some_and(|&(t, _)| t < refractory_since)
-        {
-            self.raw_scores.pop_front();
-        }
+        self.raw_scores
+            .forget_before(timestamp.saturating_sub(REFRACTORY_SECS));
 
         let raw = self.raw_score(timestamp, value);
-        let recent_peak = self.raw_scores.front().map_or(0.0, |&(_, s)| s);
+        let recent_peak = self.raw_scores.max().unwrap_or(0.0);
         let score = if raw > recent_peak + REFRACTORY_MARGIN {
             raw
         } else {
             0.0
         };
-        while self.raw_scores.back().is_some_and(|&(_, s)| s <= raw) {
-            self.raw_scores.pop_back();
-        }
-        self.raw_scores.push_back((timestamp, raw));
+        self.raw_scores.push(timestamp, raw);
         self.dated.push_back((timestamp, value));
         let keep = SEASON_DAYS * DAY + SEASON_TOLERANCE_SECS;
         while self

@@ -1,7 +1,6 @@
 //! Cost tracking on PostgreSQL: AI usage read back, infrastructure usage, cost predictions.
 
 use super::{MAX_PARAMS, MAX_ROWS_PER_STATEMENT, PgStore, insert_rows, mark_rolled_up};
-use crate::convert;
 use crate::cost::{
     AI_COLUMNS, AiUsageParts, DAILY_ADD, DAILY_COUNTS, DAILY_INSERT, InfraParts, merge_days,
 };
@@ -93,12 +92,10 @@ impl PgStore {
                     .push_bind(service)
                     .push_bind(feature)
                     .push_bind(model)
-                    .push_bind(route)
-                    .push_bind(convert::tokens(d.calls))
-                    .push_bind(convert::tokens(d.failed_calls))
-                    .push_bind(convert::tokens(d.prompt_tokens))
-                    .push_bind(convert::tokens(d.cached_prompt_tokens))
-                    .push_bind(convert::tokens(d.completion_tokens));
+                    .push_bind(route);
+                for count in d.stored_counts() {
+                    b.push_bind(count);
+                }
             });
             qb.push(DAILY_ADD);
             qb.build().execute(&mut *tx).await?;

@@ -3,7 +3,7 @@
 use super::{
     MAX_PARAMS, MAX_ROWS_PER_STATEMENT, SqliteStore, day_text, insert_rows, mark_rolled_up,
 };
-use crate::convert::{self, from_ms, json_from_str, to_ms};
+use crate::convert::{from_ms, json_from_str, to_ms};
 use crate::cost::{
     AI_COLUMNS, AiUsageParts, DAILY_ADD, DAILY_COUNTS, DAILY_INSERT, InfraParts, merge_days,
 };
@@ -95,12 +95,10 @@ impl SqliteStore {
                     .push_bind(service)
                     .push_bind(feature)
                     .push_bind(model)
-                    .push_bind(route)
-                    .push_bind(convert::tokens(d.calls))
-                    .push_bind(convert::tokens(d.failed_calls))
-                    .push_bind(convert::tokens(d.prompt_tokens))
-                    .push_bind(convert::tokens(d.cached_prompt_tokens))
-                    .push_bind(convert::tokens(d.completion_tokens));
+                    .push_bind(route);
+                for count in d.stored_counts() {
+                    b.push_bind(count);
+                }
             });
             qb.push(DAILY_ADD);
             qb.build().execute(&mut *tx).await?;
